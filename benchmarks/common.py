@@ -68,7 +68,7 @@ def markdown_table(rows: list, columns: list) -> str:
     return head + "".join("| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |\n" for r in rows)
 
 
-ORDER = ["time_to_quality", "loss_weighting", "sampling", "throughput"]  # the benchmarks, in the order of the report
+ORDER = ["time_to_quality", "loss_weighting", "loss_weighting_v_1000", "sampling", "throughput"]  # the benchmarks, in the order of the report
 
 
 def write_results(d: Path, name: str, rows: list, columns: list, title: str, notes: str = "") -> str:
@@ -90,7 +90,8 @@ def write_results(d: Path, name: str, rows: list, columns: list, title: str, not
 def write_report(d: Path):
     "README.md of the results folder: each benchmark's notes, table and plot."
     parts = ["# Benchmark results\n\nWritten by the scripts in `benchmarks/` (see `benchmarks/README.md` for the commands). "
-             "Each benchmark's CSV holds every column, including the machine's load when it was measured.\n"]
+             "Each benchmark's CSV holds every column, including the machine's 1-minute load average when it was measured: "
+             "on the 2-core machine a load of about 2 during a run is the benchmark's own two torch threads.\n"]
     for name in ORDER + sorted({p.stem for p in d.glob("*.csv")} - set(ORDER)):
         if not (d / f"{name}.csv").exists(): continue
         with open(d / f"{name}.csv") as f: rows = list(csv.DictReader(f))

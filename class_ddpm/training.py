@@ -111,7 +111,8 @@ DATASET_DEFAULTS = dict(resolution=64, preset="cifar10", train_batch_size=16, nu
                         lr_warmup_steps=500, eval_batch_size=16, save_images_epochs=10, save_model_epochs=10,
                         checkpointing_steps=500)
 
-def uses_digits(config:TrainConfig)->bool:
+def uses_digits(config:TrainConfig, # the training configuration
+               )->bool:
     "True when no dataset flag is given (or `dataset_name` is \"digits\"): the built-in digits are used."
     return config.train_data_dir is None and config.dataset_name in (None, "digits")
 
