@@ -1,5 +1,5 @@
 """Benchmark 1: time to quality of the default digits training (`class_ddpm_train` with no flags: tiny
-preset, 16 px, 1000 steps of batch 64, v-prediction with Min-SNR-5, EMA). The run checkpoints every 100
+preset, 16 px, 1000 steps of batch 64, v-prediction with no loss weighting, EMA). The run checkpoints every 100
 steps; each checkpoint's EMA weights are sampled with the saved sampler (DPM-Solver++, 20 steps, no
 guidance), 50 images per digit, and judged by the digits judge: accuracy and Frechet distance against
 training steps and wall time. Goal: at least 95% accuracy within 5 minutes on 2 CPU cores.
