@@ -87,8 +87,8 @@ def main(argv=None):
         rs = [r for r in seed_rows if (r["prediction_type"], r["weighting"], r["step"]) == key]
         rows.append(dict(rs[0], seed="mean", accuracy=float(np.mean([r["accuracy"] for r in rs])),
                          frechet=float(np.mean([r["frechet"] for r in rs])), train_s=float(np.mean([r["train_s"] for r in rs])),
-                         final_accuracy_by_seed=" ".join(f"{r['accuracy']:.3f}" for r in rs),
-                         final_frechet_by_seed=" ".join(f"{r['frechet']:.2f}" for r in rs)))
+                         accuracy_by_seed=" ".join(f"{r['accuracy']:.3f}" for r in rs),
+                         frechet_by_seed=" ".join(f"{r['frechet']:.2f}" for r in rs)))
 
     # the speed-up of min_snr (and snr) over none, per target: by Frechet distance and by accuracy
     summary, lines = [], []
@@ -144,7 +144,7 @@ def main(argv=None):
             row["speedup_fd"] = sp["speedup_frechet"] if sp else 1.0
             row["speedup_acc"] = sp["speedup_accuracy"] if sp else 1.0
             if len(args.seeds) > 1:
-                row["acc_by_seed"] = rs[ckpts[-1]]["final_accuracy_by_seed"]; row["fd_by_seed"] = rs[ckpts[-1]]["final_frechet_by_seed"]
+                row["acc_by_seed"] = rs[ckpts[-1]]["accuracy_by_seed"]; row["fd_by_seed"] = rs[ckpts[-1]]["frechet_by_seed"]
             row["train_s"] = rs[ckpts[-1]]["train_s"]; row["load_1m_train_start"] = rs[ckpts[-1]]["load_1m_train_start"]
             wide.append(row)
     cols = ["prediction_type", "weighting"] + [f"acc@{k}" for k in ckpts] + [f"fd@{ckpts[0]}", f"fd@{ckpts[-1]}", "speedup_fd", "speedup_acc"] \
