@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['INCEPTION_WEIGHTS_URL', 'gaussian_frechet', 'feature_stats', 'frechet_distance', 'ClassAccuracy', 'class_accuracy',
-           'image_batch', 'DigitsJudge', 'judge_pipeline', 'inception_weights_path', 'inception_feature_net',
-           'inception_fid']
+           'image_batch', 'DigitsJudge', 'PixelFeatures', 'kid', 'precision_recall', 'Fidelity', 'FidelityJudge',
+           'judge_pipeline', 'inception_weights_path', 'inception_feature_net', 'inception_fid']
 
 # %% ../nbs/07_metrics.ipynb #c1c74279
 import importlib.util, math, os, time
@@ -281,16 +281,172 @@ class DigitsJudge:
 
     def __repr__(self): return f"DigitsJudge(held-out accuracy={self.test_accuracy:.4f})"
 
+# %% ../nbs/07_metrics.ipynb #70f9f257
+def _features_array(f, name:str) -> np.ndarray:
+    "Features as a finite float64 (n, d) array, or an error that names them."
+    if isinstance(f, torch.Tensor): f = f.detach().cpu().numpy()
+    x = np.asarray(f, dtype=np.float64)
+    if x.ndim != 2: raise ValueError(f"{name} must be a 2-D array (n samples, d features), got shape {x.shape}")
+    if not np.isfinite(x).all(): raise ValueError(f"{name} contains NaN or inf values")
+    return x
+
+# %% ../nbs/07_metrics.ipynb #1aae6c2a
+class PixelFeatures:
+    "Features at the training resolution: the leading principal components of real images, plus the size of what they leave out."
+    def __init__(self, real_images, # real images, rendered exactly as the training data is, in any form `image_batch` takes
+                 variance:float=0.99, # keep the leading components that explain this share of the real images' variance
+                 value_range:tuple=(-1, 1), # range of float values of `real_images`
+                ):
+        x = image_batch(real_images, value_range)
+        if len(x) < 2: raise ValueError(f"PixelFeatures needs at least 2 real images, got {len(x)}")
+        self.shape = tuple(x.shape[1:])
+        x = x.reshape(len(x), -1).double().numpy()
+        self.mean = x.mean(0)
+        _, s, vt = np.linalg.svd(x - self.mean, full_matrices=False)
+        share = np.cumsum(s ** 2) / max((s ** 2).sum(), 1e-300)
+        self.n_components = min(int(np.searchsorted(share, variance - 1e-12) + 1), len(s))
+        self.components, self.explained = vt[:self.n_components], float(share[self.n_components - 1])
+
+    def __call__(self, images, # images in any form `image_batch` takes, at the size of the real ones
+                 value_range:tuple=(-1, 1), # range of float values
+                ) -> np.ndarray: # (n, n_components + 1)
+        "Each image's coordinates on the leading components, and the length of its remainder off them."
+        x = image_batch(images, value_range, channels=self.shape[0])
+        if tuple(x.shape[1:]) != self.shape:
+            raise ValueError(f"the images are {'x'.join(map(str, x.shape[1:]))} but the features were fit on "
+                             f"{'x'.join(map(str, self.shape))} real images: judge images at the resolution the model was trained at")
+        x = x.reshape(len(x), -1).double().numpy() - self.mean
+        coords = x @ self.components.T
+        rest = np.linalg.norm(x - coords @ self.components, axis=1, keepdims=True)
+        return np.concatenate([coords, rest], 1)
+
+    def __repr__(self):
+        return (f"PixelFeatures({'x'.join(map(str, self.shape))} px: {self.n_components} components "
+                f"({self.explained:.1%} of the variance) + the remainder)")
+
+# %% ../nbs/07_metrics.ipynb #6ac0ce82
+def kid(features_a, # features of the first set, shape (n_a, d)
+        features_b, # features of the second set, shape (n_b, d)
+        n_blocks:int=10, # disjoint blocks of each set for the standard error
+        seed:int=0, # seeds the split into blocks
+       ) -> tuple: # (KID, its standard error)
+    "Kernel Inception Distance (Binkowski et al. 2018): the unbiased MMD^2 with the cubic kernel (x.y/d + 1)^3, in any features."
+    a, b = _features_array(features_a, "features_a"), _features_array(features_b, "features_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"features_a has {a.shape[1]} features per sample and features_b has {b.shape[1]}: "
+                         "both must come from the same features")
+    if min(len(a), len(b)) < 2 * n_blocks:
+        raise ValueError(f"kid needs at least {2 * n_blocks} samples in each set (2 per block), got {len(a)} and {len(b)}")
+    d = a.shape[1]
+    def mmd2(x, y):  # the unbiased estimate: the kernel's diagonals (a point with itself) left out
+        kxx, kyy, kxy = ((p @ q.T / d + 1) ** 3 for p, q in ((x, x), (y, y), (x, y)))
+        return ((kxx.sum() - np.trace(kxx)) / (len(x) * (len(x) - 1)) + (kyy.sum() - np.trace(kyy)) / (len(y) * (len(y) - 1))
+                - 2 * kxy.mean())
+    rng = np.random.default_rng(seed)
+    blocks = [mmd2(x, y) for x, y in zip(np.array_split(a[rng.permutation(len(a))], n_blocks),
+                                          np.array_split(b[rng.permutation(len(b))], n_blocks))]
+    return float(mmd2(a, b)), float(np.std(blocks, ddof=1) / np.sqrt(n_blocks))
+
+# %% ../nbs/07_metrics.ipynb #7e5fa049
+def precision_recall(real_features, # features of real images, shape (n_real, d)
+                     fake_features, # features of generated images, shape (n_fake, d)
+                     k:int=3, # each point's ball reaches to its k-th nearest neighbour in its own set
+                    ) -> tuple: # (precision, recall)
+    "Improved precision and recall (Kynkaanniemi et al. 2019): the share of each set inside the other's k-NN manifold."
+    real, fake = (torch.from_numpy(_features_array(f, name)) for f, name in ((real_features, "real_features"), (fake_features, "fake_features")))
+    if real.shape[1] != fake.shape[1]: raise ValueError(f"real_features has {real.shape[1]} features and fake_features {fake.shape[1]}")
+    if min(len(real), len(fake)) <= k: raise ValueError(f"precision_recall needs more than k={k} samples in each set, got {len(real)} and {len(fake)}")
+    def radii(x): return torch.cdist(x, x).kthvalue(k + 1, dim=1).values  # k + 1: the nearest point is the point itself
+    between = torch.cdist(fake, real)  # (n_fake, n_real)
+    precision = (between <= radii(real)[None]).any(1).double().mean()
+    recall = (between <= radii(fake)[:, None]).any(0).double().mean()
+    return float(precision), float(recall)
+
+# %% ../nbs/07_metrics.ipynb #aabce057
+class Fidelity(NamedTuple):
+    "How close generated images are to real ones, each score beside its real-vs-real floor at the same n."
+    n: int; frechet: float; floor: float; floor_sd: float; ratio: float  # Frechet distance, its floor (mean, sd over draws), their ratio
+    kid: float; kid_se: float; kid_floor: float  # KID with its standard error, and the floor's KID
+    precision: float; recall: float; precision_floor: float; recall_floor: float
+
+    def __repr__(self):
+        return (f"Fidelity(n={self.n}: Frechet {self.frechet:.3g} = {self.ratio:.2f}x the real-vs-real floor {self.floor:.3g} "
+                f"(sd {self.floor_sd:.2g}); KID {self.kid:.3g} ± {self.kid_se:.2g} (floor {self.kid_floor:.2g}); "
+                f"precision {self.precision:.2f} (floor {self.precision_floor:.2f}), recall {self.recall:.2f} (floor {self.recall_floor:.2f}))")
+
+# %% ../nbs/07_metrics.ipynb #d456ca90
+class FidelityJudge:
+    "Judges generated images against real ones at the training resolution, each score beside the real-vs-real floor at the same n."
+    def __init__(self, real_images, # real images rendered exactly as the training data, in any form `image_batch` takes
+                 held_out=None, # real images for the floor, never in the reference; None: a seeded half of `real_images`
+                 value_range:tuple=(-1, 1), # range of float values of the real images
+                 variance:float=0.99, # share of the real variance kept by the features' components (`PixelFeatures`)
+                 k:int=3, # neighbours of precision and recall
+                 floor_draws:int=5, # draws of held-out images each floor is averaged over
+                 seed:int=0, # seeds the split, the draws and KID's blocks
+                ):
+        x = image_batch(real_images, value_range)
+        if held_out is None:
+            order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+            x, held = x[order[:len(x) // 2]], x[order[len(x) // 2:]]
+        else: held = image_batch(held_out, value_range)
+        self.features = PixelFeatures(x, variance)
+        self.reference, self.held_out = self.features(x), self.features(held)
+        self.k, self.floor_draws, self.seed, self._floors = k, floor_draws, seed, {}
+
+    @classmethod
+    def digits(cls, resolution:int=16, # the side the model was trained at
+               **kwargs, # passed to `FidelityJudge`
+              ):
+        "A judge of digits models: the real digits rendered as `load_image_dataset('digits', resolution)` renders them."
+        from class_ddpm.data import load_image_dataset
+        return cls(load_image_dataset("digits", resolution).images, **kwargs)
+
+    def floor(self, n:int, # how many images the generated set has
+             ) -> dict:
+        "The real-vs-real scores of `n` held-out images (mean of `floor_draws` draws), computed once per n."
+        if n not in self._floors:
+            if not 2 * 10 <= n <= len(self.held_out):
+                raise ValueError(f"the floor needs n held-out real images with 20 <= n <= {len(self.held_out)}, got n={n}: "
+                                 f"judge between 20 and {len(self.held_out)} images at a time, or give more held-out images")
+            rng, rows = np.random.default_rng(self.seed), []
+            for _ in range(self.floor_draws):
+                f = self.held_out[rng.choice(len(self.held_out), n, replace=False)]
+                rows.append([frechet_distance(f, self.reference), kid(f, self.reference, seed=self.seed)[0],
+                             *precision_recall(self.reference, f, self.k)])
+            rows = np.array(rows)
+            self._floors[n] = dict(frechet=rows[:, 0].mean(), frechet_sd=rows[:, 0].std(ddof=1) if len(rows) > 1 else 0.0,
+                                   kid=rows[:, 1].mean(), precision=rows[:, 2].mean(), recall=rows[:, 3].mean())
+        return self._floors[n]
+
+    def __call__(self, images, # generated images in any form `image_batch` takes
+                 value_range:tuple=(-1, 1), # range of float values ((0, 1) for the pipeline's output)
+                ) -> Fidelity:
+        "Frechet distance, KID and precision/recall of `images` against the real ones, each with its floor at the same n."
+        f = self.features(images, value_range)
+        fl = self.floor(len(f))
+        fd = frechet_distance(f, self.reference)
+        kid_value, kid_se = kid(f, self.reference, seed=self.seed)
+        precision, recall = precision_recall(self.reference, f, self.k)
+        return Fidelity(len(f), fd, fl["frechet"], fl["frechet_sd"], fd / fl["frechet"], kid_value, kid_se, fl["kid"],
+                        precision, recall, fl["precision"], fl["recall"])
+
 # %% ../nbs/07_metrics.ipynb #e87aeafd
+_fidelity_judges = {}
+def _digits_fidelity(resolution:int) -> FidelityJudge:  # one judge per size and process: fitting it takes a second
+    if resolution not in _fidelity_judges: _fidelity_judges[resolution] = FidelityJudge.digits(resolution)
+    return _fidelity_judges[resolution]
+
 def judge_pipeline(pipe, # a `ClassConditionalPipeline` of the digits (class names "0".."9")
-                   judge:Optional[DigitsJudge]=None, # the judge; None: train one (seed 0)
+                   judge:Optional[DigitsJudge]=None, # the class judge; None: train one (seed 0)
+                   fidelity:Optional[FidelityJudge]=None, # the fidelity judge; None: `FidelityJudge.digits` at the images' size
                    n_per_class:int=50, # images drawn for each digit
                    batch_size:int=250, # images per pipeline call (guidance doubles the UNet batch)
                    seed:int=0, # seeds the noise of all the images
                    progress:bool=False, # show the pipeline's progress bars
                    **call_kwargs, # passed to the pipeline call, e.g. num_inference_steps=20, guidance_scale=2
                   ) -> dict:
-    "Sample every digit with `pipe` and judge the images: accuracy, per-digit accuracy, Frechet distance, seconds per image."
+    "Sample every digit with `pipe` and judge the images: accuracy, per-digit accuracy, `Fidelity` at the training resolution, seconds per image."
     judge = judge if judge is not None else DigitsJudge()
     names = list(getattr(pipe, "class_names", judge.class_names))
     if names != judge.class_names:
@@ -312,7 +468,9 @@ def judge_pipeline(pipe, # a `ClassConditionalPipeline` of the digits (class nam
     finally: pipe._progress_bar_config = saved
     x = torch.cat(images)
     acc = judge.accuracy(x, targets, value_range=(0, 1))
-    return dict(accuracy=acc.overall, per_class=acc.per_class, frechet=judge.frechet(x, value_range=(0, 1)),
+    fidelity = fidelity if fidelity is not None else _digits_fidelity(x.shape[-1])
+    return dict(accuracy=acc.overall, per_class=acc.per_class, fidelity=fidelity(x, value_range=(0, 1)),
+                judge_frechet=judge.frechet(x, value_range=(0, 1)),  # the classifier's 8x8 view: beside, never alone
                 seconds_per_image=seconds / len(x), n_images=len(x), images=x, labels=targets)
 
 # %% ../nbs/07_metrics.ipynb #4d5974e3
