@@ -49,7 +49,8 @@ def cpu_name() -> str:
 
 def machine() -> str:
     "One line: the device, the CPU, its cores and torch's threads, torch's version."
-    dev = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only"
+    dev = (f"GPU {torch.cuda.get_device_name(0)} (compute capability {'.'.join(map(str, torch.cuda.get_device_capability(0)))}, "
+           f"CUDA {torch.version.cuda})" if torch.cuda.is_available() else "CPU only")
     return (f"{dev}; {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads; "
             f"{platform.system()} {platform.release()}")
 
