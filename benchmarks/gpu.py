@@ -256,7 +256,8 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix="class_ddpm_gpu_data_"))
     tables = {pr: make_table(pr, work / pr) for pr in args.presets}
     # what a setting is expected to cost (seconds, set from the last one of its kind), to keep inside the budget
-    guess = {False: 30.0, True: 120.0} if dev.type == "cuda" else {False: 20.0, True: 600.0}
+    guess = ({("cifar10", False): 30.0, ("tiny", False): 15.0, ("cifar10", True): 120.0, ("tiny", True): 60.0} if dev.type == "cuda"
+             else {(pr, c): 20.0 if not c else 600.0 for pr in PRESETS for c in (False, True)})
     spent = {}
     rows = []
     try:
@@ -265,9 +266,9 @@ def main(argv=None):
             row = dict(s, resolution=pr["resolution"], channels=pr["channels"], **info)
             reason = skip_reason(s, dev, fields, args.quick)
             left = args.budget_s - (time.perf_counter() - start)
-            cost = spent.get((s["preset"], s["compile"]), guess[s["compile"]])
+            cost = spent.get((s["preset"], s["compile"]), guess[(s["preset"], s["compile"])])
             if reason is None and cost > left:
-                reason = (f"not run: the time budget (--budget_s {args.budget_s:g}) had {left:.0f} s left, "
+                reason = (f"not run: the time budget (--budget_s {args.budget_s:g}) had {max(left, 0):.0f} s left, "
                           f"this setting was expected to take {cost:.0f} s")
             if reason is not None:
                 row.update(status="skipped", reason=reason)
@@ -277,6 +278,7 @@ def main(argv=None):
             row["load_1m"] = load_1m()
             rows.append(row)
             print({k: row.get(k, "") for k in COLUMNS + ["reason"]}, flush=True)
+            write_partial(d / f"{args.name}.csv", rows)  # if the run is stopped, what was measured is kept
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for r in rows:  # speed relative to the original loop at the same preset and batch
@@ -289,6 +291,14 @@ def main(argv=None):
     plot(rows, d / f"{args.name}.png", info)
     print(f"wrote {d / (args.name + '.png')}; the run took {total:.0f} s")
     return rows
+
+
+def write_partial(path: Path, rows: list):
+    "The rows so far as a CSV (the final write replaces it with the complete table, notes and plot)."
+    import csv
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, cols); w.writeheader(); w.writerows(rows)
 
 
 def summary(rows, info, plan, fields, total, load_before, args) -> str:
@@ -332,8 +342,10 @@ def plot(rows, path, info):
     fig, axs = plt.subplots(1, len(presets), figsize=(5.5 * len(presets), 3.6), squeeze=False)
     for ax, pr in zip(axs[0], presets):
         rs = [r for r in rows if r["preset"] == pr]
-        labels = list(dict.fromkeys(("original fp32" if r["loop"] == "original" else
-                                     f"ours {r['precision']}{' +compile' if r['compile'] else ''}") for r in rs))
+        order = ["original fp32"] + [f"ours {x}{c}" for c in ("", " +compile") for x in PRECISIONS]
+        found = {("original fp32" if r["loop"] == "original" else f"ours {r['precision']}{' +compile' if r['compile'] else ''}")
+                 for r in rs}
+        labels = [lab for lab in order if lab in found]
         w = 0.8 / len(batches)
         for j, b in enumerate(batches):
             for i, lab in enumerate(labels):
@@ -343,11 +355,12 @@ def plot(rows, path, info):
                 if r is not None and r["status"] == "measured":
                     ax.bar(x, r["images_per_s"], w, color=f"C{j}", label=f"batch {b}" if i == 0 else None)
                 else:
-                    ax.text(x, 0, "n/a", rotation=90, ha="center", va="bottom", fontsize=6, color="gray")
+                    ax.text(x, 0.02, "not measured", rotation=90, ha="center", va="bottom", fontsize=7, color="gray",
+                            transform=ax.get_xaxis_transform())
         ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
         ax.set_ylabel("training images / s")
         ax.set_title(f"{pr} preset, {PRESETS[pr]['resolution']} px ({info['device']})", fontsize=9)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=7)
     plt.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
 
