@@ -308,8 +308,8 @@ def summary(rows, info, plan, fields, total, load_before, args) -> str:
              + f", torch {info['torch']}. The whole run took {total:.0f} s (budget {args.budget_s:g} s); "
              f"1-minute load average {load_before} before, {load_1m()} after.",
              "",
-             "Images/s of training steps after the warm-up (" + ", ".join(f"{k}: {v} steps" for k, v in plan["warmup"].items()) +
-             "); at most " + ", ".join(f"{k}: {v}" for k, v in plan["steps"].items()) + f" timed steps or {plan['cap_s']:g} s per setting. "
+             "Images/s of training steps after the warm-up (" + ", ".join(f"{k}: {plan['warmup'][k]} steps" for k in args.presets) +
+             "); at most " + ", ".join(f"{k}: {plan['steps'][k]}" for k in args.presets) + f" timed steps or {plan['cap_s']:g} s per setting. "
              "`original` is the original script's loop (fp32, its UNet, per-image PIL transforms in a DataLoader, the loss "
              "read every step); `class_ddpm` is `class_ddpm.training.train`, timed from its metrics log. `vs_original` "
              "divides by the original loop at the same preset and batch. `peak_mem_gib`: `torch.cuda.max_memory_allocated`, "
