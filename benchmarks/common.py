@@ -49,7 +49,8 @@ def cpu_name() -> str:
 
 def machine() -> str:
     "One line: the device, the CPU, its cores and torch's threads, torch's version."
-    dev = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only"
+    dev = (f"GPU {torch.cuda.get_device_name(0)} (compute capability {'.'.join(map(str, torch.cuda.get_device_capability(0)))}, "
+           f"CUDA {torch.version.cuda})" if torch.cuda.is_available() else "CPU only")
     return (f"{dev}; {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads; "
             f"{platform.system()} {platform.release()}")
 
@@ -68,7 +69,8 @@ def markdown_table(rows: list, columns: list) -> str:
     return head + "".join("| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |\n" for r in rows)
 
 
-ORDER = ["time_to_quality", "loss_weighting", "loss_weighting_v_1000", "sampling", "throughput"]  # the benchmarks, in the order of the report
+ORDER = ["time_to_quality", "loss_weighting", "loss_weighting_v_1000", "sampling", "throughput", "gpu", "scaling"]  # the benchmarks, in the order of the report
+GPU_COMMAND = "pip install -e . && python benchmarks/gpu.py"  # the one command of a GPU run (repository root, CUDA torch installed)
 
 
 def write_results(d: Path, name: str, rows: list, columns: list, title: str, notes: str = "") -> str:
@@ -93,6 +95,10 @@ def write_report(d: Path):
              "Each benchmark's CSV holds every column, including the machine's 1-minute load average when it was measured: "
              "on the 2-core machine a load of about 2 during a run is the benchmark's own two torch threads.\n"]
     for name in ORDER + sorted({p.stem for p in d.glob("*.csv")} - set(ORDER)):
+        if name == "gpu" and not (d / f"{name}.csv").exists():  # say so until a GPU has run it
+            parts.append(f"## gpu\n\nNot yet measured on a GPU. `benchmarks/gpu.py` is ready for one: `{GPU_COMMAND}` "
+                         "(sized to finish within 5 minutes on one modern GPU; see `benchmarks/README.md`).\n")
+            continue
         if not (d / f"{name}.csv").exists(): continue
         with open(d / f"{name}.csv") as f: rows = list(csv.DictReader(f))
         cols_file = d / f"{name}.columns"
