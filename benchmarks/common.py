@@ -188,7 +188,7 @@ def quality(r: dict, suffix: str = "") -> dict:
                 frechet=f.frechet, floor=f.floor, floor_sd=f.floor_sd, kid=f.kid, kid_se=f.kid_se, kid_floor=f.kid_floor,
                 precision=f.precision, precision_floor=f.precision_floor, recall=f.recall, recall_floor=f.recall_floor,
                 judge_frechet=r["judge_frechet"], seconds_per_image=r["seconds_per_image"])
-    return {k + suffix: v for k, v in cols.items()}
+    return {k + suffix: (float(v) if isinstance(v, float) else v) for k, v in cols.items()}
 
 
 def fidelity_text(row: dict, suffix: str = "") -> str:
@@ -201,7 +201,11 @@ def fidelity_text(row: dict, suffix: str = "") -> str:
 
 def ratio_axis(ax, label: str = "Frechet / real-vs-real floor (log)"):
     "A log axis for the ratio with the floor (1) drawn."
+    from matplotlib.ticker import FuncFormatter
     ax.set_yscale("log"); ax.axhline(1, color="grey", ls=":", lw=1); ax.set_ylabel(label)
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 1, 2, 5 rather than 10^0, 2x10^0
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}".lstrip("0.")[:1] in ("2", "5") else ""))
 
 
 # --- UNet sizes that are no preset ---------------------------------------------------------------------

@@ -230,7 +230,8 @@ def main(argv=None):
             ax.annotate(f"{rs[0]['guidance']:g}", (100 * rs[0]["accuracy"], rs[0]["ratio"]), fontsize=6)
             ax.annotate(f"{rs[-1]['guidance']:g}", (100 * rs[-1]["accuracy"], rs[-1]["ratio"]), fontsize=6)
     ratio_axis(ax); ax.axhline(1.5, color="C3", ls=":", lw=1); ax.axvline(100 * args.min_accuracy, color="C3", ls=":", lw=1)
-    ax.plot([100 * best["accuracy"]], [best["ratio"]], "*", ms=14, color="gold", mec="k", label="picked")
+    ax.plot([100 * best["accuracy"]], [best["ratio"]], "*", ms=14, color="gold", mec="k",
+            label="picked" if met else "most accurate (none reaches the floor)")
     ax.set_xlabel("judge accuracy (%), mean over seeds"); ax.legend(fontsize=6, ncol=2)
     ax.set_title(f"accuracy against Frechet / floor over guidance (numbers: guidance; target: right of {args.min_accuracy:.0%}, "
                  "below 1.5)", fontsize=8)

@@ -60,11 +60,11 @@ def main(argv=None):
     p.add_argument("--name", default="loss_weighting", help="stem of the result files")
     args = p.parse_args(argv)
     d = setup(args)
-    steps = 8 if args.quick else args.steps
+    steps = 4 if args.quick else args.steps
     every = steps // (2 if args.quick else args.checkpoints)
     n_per_class = 2 if args.quick else args.n_per_class
     runs = (d / "runs") if args.quick else Path(args.runs_dir)
-    preds = ("epsilon", "v_prediction") if args.quick else tuple(args.predictions)
+    preds = ("epsilon",) if args.quick else tuple(args.predictions)  # quick: epsilon's none, snr (a copy) and min_snr, both sizes
     weightings = tuple(w for w in WEIGHTINGS if w in args.weightings or w == "none")
     sizes = tuple(args.sizes)
     seeds = args.seeds[:1] if args.quick else args.seeds

@@ -70,7 +70,7 @@ def main():
     args, extra = p.parse_known_args()
     extra = [a for a in extra if a != "--"]
     d = setup(args)
-    out = Path(args.output_dir or RUNS / args.name)
+    out = Path(args.output_dir or RUNS / args.name) if not args.quick else d / "run"
     if args.quick: extra += ["--max_train_steps", "4", "--checkpointing_steps", "2", "--num_images_per_class", "1"]
     load_before = load_1m()
     if not args.no_train:
