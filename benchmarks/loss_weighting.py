@@ -1,10 +1,14 @@
 """Benchmark 2: loss weighting none / snr / min_snr (gamma 5) for each of the epsilon, sample and
-v_prediction targets, at equal steps and the same seed (so the same batches, noise and labels), with
-everything else at the digits defaults. Each run checkpoints several times; each checkpoint's EMA weights
-are sampled (DPM-Solver++ 20 steps, the default sampler) and judged (accuracy, Frechet distance).
+v_prediction targets, and for two UNet sizes (today's `tiny` preset and the original script's shape at the same
+channels: two layers per block and attention; architecture and weighting may interact), at equal steps and over
+seeds (each seed gives the same batches, noise and labels to every combination), with everything else at the digits
+defaults. Each run checkpoints several times; each checkpoint's EMA weights are sampled (DPM-Solver++ 20 steps, the
+default sampler, no guidance) and judged: the digits judge's accuracy, and fidelity at the training resolution (the
+Frechet distance as a ratio to its real-vs-real floor at the same n, KID, precision and recall). Every figure is the
+mean over the seeds; each seed's final value is in the table too.
 
 Reports the speed-up of Min-SNR: the steps min_snr needs to reach the quality that "none" reaches at the
-end (the Min-SNR paper reports 3.4x faster convergence), and the best combination.
+end (the Min-SNR paper reports 3.4x faster convergence), by ratio and by accuracy, and the best combination.
 
     python benchmarks/loss_weighting.py            # full run: benchmarks/results/loss_weighting.{csv,md,png}
     python benchmarks/loss_weighting.py --quick    # a check that it runs (a few steps, a temporary folder)
@@ -15,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RUNS, checkpoint_pipeline, checkpoint_steps, judge, load_1m, parser, setup, write_results
+from common import (FIDELITY_NOTE, RUNS, UNET_SIZES, checkpoint_pipeline, checkpoint_steps, judge, load_1m, parser, quality,
+                    ratio_axis, setup, unet_config_dir, write_results)
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.training import TrainConfig, train
 
@@ -36,130 +41,153 @@ def steps_to_reach(rows, key, target, lower_is_better):
     return None
 
 
+QUALITY = ("accuracy", "worst_digit_accuracy", "ratio", "frechet", "kid", "kid_se", "precision", "recall", "judge_frechet")
+
+
 def main(argv=None):
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=500, help="training steps of every run")
     p.add_argument("--checkpoints", type=int, default=5, help="evaluations per run, evenly spaced")
-    p.add_argument("--n_per_class", type=int, default=20, help="images drawn per digit at each evaluation")
+    p.add_argument("--n_per_class", type=int, default=50, help="images drawn per digit at each evaluation")
     p.add_argument("--runs_dir", default=str(RUNS / "loss_weighting"))
     p.add_argument("--reuse", action="store_true", help="do not train: evaluate the runs already in --runs_dir")
     p.add_argument("--predictions", nargs="+", default=list(PREDICTIONS), choices=PREDICTIONS, help="targets to compare")
     p.add_argument("--weightings", nargs="+", default=list(WEIGHTINGS), choices=WEIGHTINGS, help="weightings (none is the baseline)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0],
-                   help="training seeds; with several, every curve is the mean over the seeds (the table also shows each seed's end)")
+    p.add_argument("--sizes", nargs="+", default=["tiny", "original"], choices=list(UNET_SIZES),
+                   help="UNet sizes: tiny (the preset) and original (the original script's shape at 32-64-64, see common.UNET_SIZES)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                   help="training seeds; every curve is the mean over the seeds (the table also shows each seed's end)")
     p.add_argument("--name", default="loss_weighting", help="stem of the result files")
     args = p.parse_args(argv)
     d = setup(args)
-    steps = 8 if args.quick else args.steps
+    steps = 4 if args.quick else args.steps
     every = steps // (2 if args.quick else args.checkpoints)
     n_per_class = 2 if args.quick else args.n_per_class
     runs = (d / "runs") if args.quick else Path(args.runs_dir)
-    preds = ("epsilon", "v_prediction") if args.quick else tuple(args.predictions)
+    preds = ("epsilon",) if args.quick else tuple(args.predictions)  # quick: epsilon's none, snr (a copy) and min_snr, both sizes
     weightings = tuple(w for w in WEIGHTINGS if w in args.weightings or w == "none")
+    sizes = tuple(args.sizes)
+    seeds = args.seeds[:1] if args.quick else args.seeds
     runs = runs if args.steps == 500 or args.quick else runs.parent / f"{runs.name}-{steps}"
     jd = judge()
     seed_rows = []
-    for seed in args.seeds:
-        for pred in preds:
-            for w in weightings:
-                if pred == "epsilon" and w == "snr":  # the epsilon-equivalent weight on the epsilon MSE is 1: the same run as none
-                    seed_rows += [dict(r, weighting="snr") for r in seed_rows
-                                  if r["prediction_type"] == pred and r["weighting"] == "none" and r["seed"] == seed]
-                    continue
-                run = runs / (f"{pred}-{w}" + (f"-seed{seed}" if seed else ""))
-                load = load_1m()
-                if not args.reuse:
-                    start = time.time()
-                    # grids and pipeline only at the end: the runs differ in the loss alone
-                    train(TrainConfig(output_dir=str(run), overwrite_output_dir=True, prediction_type=pred, snr_weighting=w,
-                                      snr_gamma=5.0, max_train_steps=steps, checkpointing_steps=every, seed=seed,
-                                      save_images_epochs=10**6, save_model_epochs=10**6, num_images_per_class=2))
-                    train_s = time.time() - start
-                else: train_s = float("nan")
-                for step, ckpt in sorted(checkpoint_steps(run).items()):
-                    r = judge_pipeline(checkpoint_pipeline(run, ckpt), jd, n_per_class=n_per_class, num_inference_steps=20)
-                    seed_rows.append(dict(prediction_type=pred, weighting=w, seed=seed, step=step, accuracy=r["accuracy"],
-                                          frechet=r["frechet"], train_s=train_s, load_1m_train_start=load, load_1m_eval=load_1m()))
-                    print(seed_rows[-1], flush=True)
-    # the curves compared below: the mean over the seeds of each (target, weighting, step)
+    for seed in seeds:
+        for size in sizes:
+            unet_config = None if size == "tiny" else unet_config_dir(runs / f"unet-config-{size}", size)
+            for pred in preds:
+                for w in weightings:
+                    if pred == "epsilon" and w == "snr":  # the epsilon-equivalent weight on the epsilon MSE is 1: the same run as none
+                        seed_rows += [dict(r, weighting="snr") for r in seed_rows if (r["size"], r["prediction_type"], r["weighting"],
+                                                                                        r["seed"]) == (size, pred, "none", seed)]
+                        continue
+                    run = runs / f"{size}-{pred}-{w}-seed{seed}"
+                    load = load_1m()
+                    if not args.reuse:
+                        start = time.time()
+                        # grids and pipeline only at the end: the runs differ in the loss (and the UNet) alone
+                        train(TrainConfig(output_dir=str(run), overwrite_output_dir=True, prediction_type=pred, snr_weighting=w,
+                                          snr_gamma=5.0, max_train_steps=steps, checkpointing_steps=every, seed=seed,
+                                          model_config_name_or_path=unet_config,
+                                          save_images_epochs=10**6, save_model_epochs=10**6, num_images_per_class=2))
+                        (run / "benchmark_train_s.txt").write_text(f"{time.time() - start}\n")
+                    train_s = float((run / "benchmark_train_s.txt").read_text())
+                    for step, ckpt in sorted(checkpoint_steps(run).items()):
+                        r = judge_pipeline(checkpoint_pipeline(run, ckpt), jd, n_per_class=n_per_class, num_inference_steps=20)
+                        seed_rows.append(dict(size=size, prediction_type=pred, weighting=w, seed=seed, step=step, **quality(r),
+                                              train_s=train_s, load_1m_train_start=load, load_1m_eval=load_1m()))
+                        print({k: seed_rows[-1][k] for k in ("size", "prediction_type", "weighting", "seed", "step", "accuracy",
+                                                             "ratio", "kid", "precision", "recall")}, flush=True)
+    # the curves compared below: the mean over the seeds of each (size, target, weighting, step)
     rows = []
-    for key in dict.fromkeys((r["prediction_type"], r["weighting"], r["step"]) for r in seed_rows):
-        rs = [r for r in seed_rows if (r["prediction_type"], r["weighting"], r["step"]) == key]
-        rows.append(dict(rs[0], seed="mean", accuracy=float(np.mean([r["accuracy"] for r in rs])),
-                         frechet=float(np.mean([r["frechet"] for r in rs])), train_s=float(np.mean([r["train_s"] for r in rs])),
+    for key in dict.fromkeys((r["size"], r["prediction_type"], r["weighting"], r["step"]) for r in seed_rows):
+        rs = [r for r in seed_rows if (r["size"], r["prediction_type"], r["weighting"], r["step"]) == key]
+        rows.append(dict(rs[0], seed="mean", **{k: float(np.mean([r[k] for r in rs])) for k in QUALITY + ("train_s",)},
+                         worst_digit_min=min(r["worst_digit_accuracy"] for r in rs),
+                         ratio_sd=float(np.std([r["ratio"] for r in rs], ddof=1)) if len(rs) > 1 else 0.0,
                          accuracy_by_seed=" ".join(f"{r['accuracy']:.3f}" for r in rs),
-                         frechet_by_seed=" ".join(f"{r['frechet']:.2f}" for r in rs)))
+                         ratio_by_seed=" ".join(f"{r['ratio']:.2f}" for r in rs)))
+    n, floor = rows[0]["n"], rows[0]["floor"]
 
-    # the speed-up of min_snr (and snr) over none, per target: by Frechet distance and by accuracy
+    # the speed-up of min_snr (and snr) over none, per size and target: by ratio and by accuracy
     summary, lines = [], []
-    for pred in preds:
-        curve = {w: [r for r in rows if r["prediction_type"] == pred and r["weighting"] == w] for w in weightings}
-        end = {w: curve[w][-1] for w in weightings}
-        # a speed-up means something only if none improved over the run (else any first checkpoint "reaches" it)
-        none_fd_improved = end["none"]["frechet"] < curve["none"][0]["frechet"]
-        none_acc_improved = end["none"]["accuracy"] > curve["none"][0]["accuracy"]
-        for w in weightings[1:]:
-            s_fd = steps_to_reach(curve[w], "frechet", end["none"]["frechet"], True)
-            s_acc = steps_to_reach(curve[w], "accuracy", end["none"]["accuracy"], False)
-            first = curve[w][0]["step"]  # reached at the first evaluation: the speed-up is at least this
-            summary.append(dict(prediction_type=pred, weighting=w,
-                                speedup_frechet=steps / s_fd if s_fd and none_fd_improved else float("nan"),
-                                speedup_accuracy=steps / s_acc if s_acc and none_acc_improved else float("nan"),
-                                none_improved=(none_fd_improved, none_acc_improved),
-                                final_accuracy=end[w]["accuracy"], final_frechet=end[w]["frechet"],
-                                none_final_accuracy=end["none"]["accuracy"], none_final_frechet=end["none"]["frechet"],
-                                frechet_at_least=s_fd == first, accuracy_at_least=s_acc == first))
+    for size in sizes:
+        for pred in preds:
+            curve = {w: [r for r in rows if (r["size"], r["prediction_type"], r["weighting"]) == (size, pred, w)] for w in weightings}
+            end = {w: curve[w][-1] for w in weightings}
+            # a speed-up means something only if none improved over the run (else any first checkpoint "reaches" it)
+            none_ratio_improved = end["none"]["ratio"] < curve["none"][0]["ratio"]
+            none_acc_improved = end["none"]["accuracy"] > curve["none"][0]["accuracy"]
+            for w in weightings[1:]:
+                s_r = steps_to_reach(curve[w], "ratio", end["none"]["ratio"], True)
+                s_acc = steps_to_reach(curve[w], "accuracy", end["none"]["accuracy"], False)
+                first = curve[w][0]["step"]  # reached at the first evaluation: the speed-up is at least this
+                summary.append(dict(size=size, prediction_type=pred, weighting=w,
+                                    speedup_ratio=steps / s_r if s_r and none_ratio_improved else float("nan"),
+                                    speedup_accuracy=steps / s_acc if s_acc and none_acc_improved else float("nan"),
+                                    none_improved=(none_ratio_improved, none_acc_improved),
+                                    final_accuracy=end[w]["accuracy"], final_ratio=end[w]["ratio"],
+                                    none_final_accuracy=end["none"]["accuracy"], none_final_ratio=end["none"]["ratio"],
+                                    ratio_at_least=s_r == first, accuracy_at_least=s_acc == first))
     finals = [r for r in rows if r["step"] == max(x["step"] for x in rows)]
-    best = min(finals, key=lambda r: (r["frechet"], -r["accuracy"]))
-    best_acc = max(finals, key=lambda r: (r["accuracy"], -r["frechet"]))
+    best = min(finals, key=lambda r: (r["ratio"], -r["accuracy"]))
+    best_acc = max(finals, key=lambda r: (r["accuracy"], -r["ratio"]))
     for s in summary:
         f = lambda v, lb, ok: ("no speed-up to measure (none did not improve over the run)" if not ok else "not reached"
                                if np.isnan(v) else f"a speed-up of {'at least ' if lb else ''}{v:.2f}x")
-        fd_ok, acc_ok = s["none_improved"]
-        lines.append(f"- {s['prediction_type']}: {s['weighting']} against none's Frechet distance after {steps} steps "
-                     f"({s['none_final_frechet']:.1f}): {f(s['speedup_frechet'], s['frechet_at_least'], fd_ok)}; against its "
+        r_ok, acc_ok = s["none_improved"]
+        lines.append(f"- {s['size']}, {s['prediction_type']}: {s['weighting']} against none's ratio after {steps} steps "
+                     f"({s['none_final_ratio']:.2f}x the floor): {f(s['speedup_ratio'], s['ratio_at_least'], r_ok)}; against its "
                      f"accuracy ({s['none_final_accuracy']:.1%}): {f(s['speedup_accuracy'], s['accuracy_at_least'], acc_ok)}.")
-    seeds = ", ".join(map(str, args.seeds))
-    notes = (f"{steps} steps of batch 64 per run (seed {seeds}, digits defaults otherwise"
-             + (f"; every figure is the mean over the {len(args.seeds)} seeds" if len(args.seeds) > 1 else "")
-             + f"), evaluated every {every} steps with "
-             f"{n_per_class} images per digit (DPM-Solver++ 20 steps, guidance 1, EMA weights)."
+    desc = lambda r: (f"{r['size']} {r['prediction_type']} + {r['weighting']} (accuracy {r['accuracy']:.1%}, by seed "
+                      f"{r['accuracy_by_seed']}; Frechet {r['frechet']:.3g} = {r['ratio']:.2f}x the floor, by seed {r['ratio_by_seed']}; "
+                      f"KID {r['kid']:.2g} ± {r['kid_se']:.1g}; precision {r['precision']:.2f}, recall {r['recall']:.2f})")
+    notes = (f"{steps} steps of batch 64 per run (seeds {', '.join(map(str, seeds))}, digits defaults otherwise; every figure is "
+             f"the mean over the {len(seeds)} seed(s)), UNet sizes: {', '.join(sizes)}, evaluated every {every} steps with "
+             f"{n_per_class} images per digit (n = {n}; DPM-Solver++ 20 steps, guidance 1, EMA weights). The real-vs-real floor "
+             f"at n = {n}: Frechet {floor:.3g}, KID {rows[0]['kid_floor']:.1g}, precision {rows[0]['precision_floor']:.2f}, "
+             f"recall {rows[0]['recall_floor']:.2f}. `ratio@k` is the Frechet distance over that floor at step k (1 = as close "
+             f"as real digits)."
              + (" For the epsilon target the 'snr' weighting (the original script's, the epsilon-equivalent of weight SNR on "
                 "the x0 error) is weight 1, so epsilon + snr is the epsilon + none run, not trained twice."
                 if "epsilon" in preds and "snr" in weightings else "") + "\n\n"
              "Speed-up (steps of none / steps the weighting needs for none's final quality; above 1 = faster; "
-             "speedup_fd by Frechet distance, speedup_acc by accuracy; NaN = not reached):\n\n"
-             + "\n".join(lines) + f"\n\nBest at the end by Frechet distance: {best['prediction_type']} + {best['weighting']} "
-             f"(Frechet {best['frechet']:.1f}, accuracy {best['accuracy']:.1%}); by accuracy: {best_acc['prediction_type']} + "
-             f"{best_acc['weighting']} ({best_acc['accuracy']:.1%}, Frechet {best_acc['frechet']:.1f}).\n")
-    # one row per combination (9 rows): accuracy and Frechet distance at each evaluated step, the speed-ups
+             "speedup_ratio by the Frechet ratio, speedup_acc by accuracy; NaN = not reached):\n\n"
+             + "\n".join(lines) + f"\n\nBest at the end by ratio: {desc(best)}; by accuracy: {desc(best_acc)}.\n\n" + FIDELITY_NOTE)
+    # one row per combination: accuracy and ratio at each evaluated step, the final KID, precision, recall, the speed-ups
     wide, ckpts = [], sorted({r["step"] for r in rows})
-    for pred in preds:
-        for w in weightings:
-            rs = {r["step"]: r for r in rows if r["prediction_type"] == pred and r["weighting"] == w}
-            row = dict(prediction_type=pred, weighting=w)
-            row.update({f"acc@{k}": rs[k]["accuracy"] for k in ckpts if k in rs})
-            row.update({f"fd@{k}": rs[k]["frechet"] for k in ckpts if k in rs})
-            sp = next((x for x in summary if x["prediction_type"] == pred and x["weighting"] == w), None)
-            row["speedup_fd"] = sp["speedup_frechet"] if sp else 1.0
-            row["speedup_acc"] = sp["speedup_accuracy"] if sp else 1.0
-            if len(args.seeds) > 1:
-                row["acc_by_seed"] = rs[ckpts[-1]]["accuracy_by_seed"]; row["fd_by_seed"] = rs[ckpts[-1]]["frechet_by_seed"]
-            row["train_s"] = rs[ckpts[-1]]["train_s"]; row["load_1m_train_start"] = rs[ckpts[-1]]["load_1m_train_start"]
-            wide.append(row)
-    cols = ["prediction_type", "weighting"] + [f"acc@{k}" for k in ckpts] + [f"fd@{ckpts[0]}", f"fd@{ckpts[-1]}", "speedup_fd", "speedup_acc"] \
-           + (["acc_by_seed", "fd_by_seed"] if len(args.seeds) > 1 else [])
-    title = "Benchmark 2: loss weighting x prediction target" + (f" ({steps} steps)" if args.name != "loss_weighting" else "")
+    for size in sizes:
+        for pred in preds:
+            for w in weightings:
+                rs = {r["step"]: r for r in rows if (r["size"], r["prediction_type"], r["weighting"]) == (size, pred, w)}
+                e = rs[ckpts[-1]]
+                row = dict(size=size, prediction_type=pred, weighting=w)
+                row.update({f"acc@{k}": rs[k]["accuracy"] for k in ckpts if k in rs})
+                row.update({f"ratio@{k}": rs[k]["ratio"] for k in ckpts if k in rs})
+                row.update(ratio_sd=e["ratio_sd"], worst_digit=e["worst_digit_min"], n=e["n"], frechet=e["frechet"], floor=e["floor"],
+                           kid=e["kid"], kid_se=e["kid_se"], kid_floor=e["kid_floor"], precision=e["precision"],
+                           precision_floor=e["precision_floor"], recall=e["recall"], recall_floor=e["recall_floor"],
+                           judge_frechet=e["judge_frechet"])
+                sp = next((x for x in summary if (x["size"], x["prediction_type"], x["weighting"]) == (size, pred, w)), None)
+                row["speedup_ratio"] = sp["speedup_ratio"] if sp else 1.0
+                row["speedup_acc"] = sp["speedup_accuracy"] if sp else 1.0
+                row["acc_by_seed"], row["ratio_by_seed"] = e["accuracy_by_seed"], e["ratio_by_seed"]
+                row["train_s"] = e["train_s"]; row["load_1m_train_start"] = e["load_1m_train_start"]
+                wide.append(row)
+    cols = ["size", "prediction_type", "weighting"] + [f"acc@{k}" for k in ckpts] + [f"ratio@{ckpts[0]}", f"ratio@{ckpts[-1]}",
+            "ratio_sd", "kid", "precision", "recall", "speedup_ratio", "speedup_acc", "acc_by_seed", "ratio_by_seed", "train_s"]
+    title = "Benchmark 2: loss weighting x prediction target x UNet size" + (f" ({steps} steps)" if args.name != "loss_weighting" else "")
     write_results(d, args.name, wide, cols, title, notes)
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(2, len(preds), figsize=(3.2 * len(preds), 5), sharex=True, squeeze=False)
-    for j, pred in enumerate(preds):
+    panels = [(size, pred) for size in sizes for pred in preds]
+    fig, axs = plt.subplots(2, len(panels), figsize=(3.0 * len(panels), 5), sharex=True, squeeze=False)
+    for j, (size, pred) in enumerate(panels):
         for w, st in zip(weightings, (":", "--", "-")):
-            rs = [r for r in rows if r["prediction_type"] == pred and r["weighting"] == w]
+            rs = [r for r in rows if (r["size"], r["prediction_type"], r["weighting"]) == (size, pred, w)]
             axs[0, j].plot([r["step"] for r in rs], [100 * r["accuracy"] for r in rs], st, marker="o", ms=3, label=w)
-            axs[1, j].plot([r["step"] for r in rs], [r["frechet"] for r in rs], st, marker="o", ms=3, label=w)
-        axs[0, j].set_title(pred, fontsize=9); axs[1, j].set_yscale("log"); axs[1, j].set_xlabel("training step")
-    axs[0, 0].set_ylabel("judge accuracy (%)"); axs[1, 0].set_ylabel("Frechet distance (log)"); axs[0, 0].legend(fontsize=7)
+            axs[1, j].plot([r["step"] for r in rs], [r["ratio"] for r in rs], st, marker="o", ms=3, label=w)
+        axs[0, j].set_title(f"{size}, {pred}", fontsize=9); ratio_axis(axs[1, j], ""); axs[1, j].set_xlabel("training step")
+    axs[0, 0].set_ylabel("judge accuracy (%)"); axs[1, 0].set_ylabel(f"Frechet / floor at n={n} (log)"); axs[0, 0].legend(fontsize=7)
+    fig.suptitle(f"mean over seeds {', '.join(map(str, seeds))}; dotted line: the real-vs-real floor (1)", fontsize=8)
     plt.tight_layout(); fig.savefig(d / f"{args.name}.png", dpi=100)
     print(f"wrote {d / (args.name + '.png')}")
     return rows, summary

@@ -1,88 +1,153 @@
-"""Benchmark 3: samplers and guidance on the default digits model: DDPM 1000 steps, DDIM 50 and 20,
-DPM-Solver++ 20 and 10 steps and its SDE variant (SDE-DPM-Solver++, `class_ddpm_sample`'s default) 20 and 10
-steps, all without guidance, and DPM-Solver++ 20 steps at guidance 1.5 (the training's grids), 2, 3 and 5. For each:
-the digits judge's accuracy (overall and worst digit) and Frechet distance on 50 images per digit, and the
-seconds per image. Goal: DPM-Solver++ 20 steps within 2 points of accuracy of DDPM 1000 steps.
+"""Benchmark 3: samplers and guidance, so that "bad training" and "bad sampler" can be told apart. Two models:
+the default digits model (v-prediction, no weighting) and an epsilon-prediction model (epsilon + Min-SNR-5, trained
+like benchmark 2 for as many steps as the default). Each is sampled with DDPM at many steps (`--ddpm_steps`, 1000),
+DPM-Solver++ 20 (ODE) and SDE-DPM-Solver++ 20 (`class_ddpm_sample`'s default), each with and without clipping the
+predicted clean image x0 to [-1, 1] (the pipeline's `clip_denoised`, and the DDPM/DDIM scheduler's own `clip_sample`);
+the default model also with DDIM 50/20 and the fast samplers at 10 steps, and a guidance sweep (1, 1.25, 1.5, 2, 3)
+with DPM-Solver++ 20 and SDE-DPM-Solver++ 20: the accuracy-against-fidelity frontier. For each setting: the digits
+judge's accuracy (overall and worst digit), fidelity at the training resolution (the Frechet distance as a ratio to
+its real-vs-real floor at the same n, KID, precision, recall) on 50 images per digit, and the seconds per image.
+Goal: DPM-Solver++ 20 steps within 2 points of accuracy of DDPM 1000 steps.
 
-The model is the run of benchmarks/time_to_quality.py (benchmarks/runs/digits-default); with none there,
-the default digits training runs first.
+The default model is the run of benchmarks/time_to_quality.py (benchmarks/runs/digits-default); the epsilon model
+goes to benchmarks/runs/digits-epsilon-min_snr; either is trained first when missing.
 
     python benchmarks/sampling.py            # full run: benchmarks/results/sampling.{csv,md,png}
-    python benchmarks/sampling.py --quick    # a check that it runs (a 10-step model, few images and steps)
+    python benchmarks/sampling.py --quick    # a check that it runs (10-step models, few images and steps)
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RUNS, device, judge, load_1m, parser, setup, write_results
+from common import FIDELITY_NOTE, RUNS, device, fidelity_text, judge, load_1m, parser, quality, ratio_axis, setup, write_results
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.pipeline import ClassConditionalPipeline, sampling_scheduler
 from class_ddpm.training import TrainConfig, train
 
-SETTINGS = [  # (sampler, steps, guidance)
-    ("ddpm", 1000, 1.0), ("ddim", 50, 1.0), ("ddim", 20, 1.0), ("dpmsolver", 20, 1.0), ("dpmsolver", 10, 1.0),
-    ("dpmsolver-sde", 20, 1.0), ("dpmsolver-sde", 10, 1.0),
-    ("dpmsolver", 20, 1.5), ("dpmsolver", 20, 2.0), ("dpmsolver", 20, 3.0), ("dpmsolver", 20, 5.0)]
 NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmsolver": "DPM-Solver++", "dpmsolver-sde": "SDE-DPM-Solver++"}
+GUIDANCES = (1.25, 1.5, 2.0, 3.0)  # beside 1 (no guidance)
+MODELS = {  # name -> (run folder, TrainConfig overrides of the digits defaults, what it is)
+    "default": ("digits-default", {}, "the default digits model (v_prediction, no weighting)"),
+    "epsilon": ("digits-epsilon-min_snr", dict(prediction_type="epsilon", snr_weighting="min_snr", snr_gamma=5.0),
+                "epsilon + Min-SNR-5"),
+}
+
+
+def settings(ddpm_steps):
+    "(model, sampler, steps, guidance, clip x0) of every row."
+    rows = []
+    for model in MODELS:
+        for sampler, steps in (("ddpm", ddpm_steps), ("dpmsolver", 20), ("dpmsolver-sde", 20)):
+            rows += [(model, sampler, steps, 1.0, True), (model, sampler, steps, 1.0, False)]
+    rows += [("default", "ddim", 50, 1.0, True), ("default", "ddim", 20, 1.0, True),
+             ("default", "dpmsolver", 10, 1.0, True), ("default", "dpmsolver-sde", 10, 1.0, True)]
+    rows += [("default", s, 20, g, True) for s in ("dpmsolver", "dpmsolver-sde") for g in GUIDANCES]
+    return rows
+
+
+def load_model(name, folder, quick):
+    "The model's saved pipeline, trained first (for as many steps as the default: the digits default) when missing."
+    if not (folder / "model_index.json").exists():
+        print(f"No model in {folder}: training the {name} digits model there first.", flush=True)
+        extra = MODELS[name][1]
+        cfg = TrainConfig(output_dir=str(folder), overwrite_output_dir=True, seed=0, **extra)
+        if extra: cfg.save_images_epochs, cfg.checkpointing_steps = 10 ** 6, 10 ** 9  # like benchmark 2: the pipeline at the end only
+        if quick: cfg.max_train_steps, cfg.num_images_per_class = 10, 1
+        train(cfg)
+    pipe = ClassConditionalPipeline.from_pretrained(str(folder)).to(device())
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def main(argv=None):
     p = parser(__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=str(RUNS / "digits-default"), help="a trained digits pipeline folder")
+    p.add_argument("--model", default=str(RUNS / MODELS["default"][0]), help="the default digits pipeline folder")
+    p.add_argument("--epsilon_model", default=str(RUNS / MODELS["epsilon"][0]), help="the epsilon-prediction pipeline folder")
+    p.add_argument("--ddpm_steps", type=int, default=1000, help="DDPM's steps (the 'many steps' reference; 250 to save time)")
     p.add_argument("--n_per_class", type=int, default=50)
     p.add_argument("--batch_size", type=int, default=250, help="images per pipeline call")
     args = p.parse_args(argv)
     d = setup(args)
-    model = Path(args.model) if not args.quick else d / "run"
-    if not (model / "model_index.json").exists():
-        print(f"No model in {model}: training the default digits model there first.", flush=True)
-        cfg = TrainConfig(output_dir=str(model), overwrite_output_dir=True, seed=0)
-        if args.quick: cfg.max_train_steps, cfg.num_images_per_class = 10, 1
-        train(cfg)
-    pipe = ClassConditionalPipeline.from_pretrained(str(model)).to(device())
-    train_config = pipe.scheduler.config
+    folders = {"default": Path(args.model), "epsilon": Path(args.epsilon_model)}
+    if args.quick: folders = {k: d / f"run-{k}" for k in folders}
+    pipes = {k: load_model(k, f, args.quick) for k, f in folders.items()}
+    train_configs = {k: pipe.scheduler.config for k, pipe in pipes.items()}
     n_per_class = 2 if args.quick else args.n_per_class
     jd = judge()
     rows = []
-    for sampler, steps, guidance in SETTINGS:
+    for model, sampler, steps, guidance, clip in settings(args.ddpm_steps):
         if args.quick: steps = max(2, steps // 20)
-        pipe.scheduler = sampling_scheduler(sampler, train_config)
+        pipe = pipes[model]
+        # without clipping: neither the pipeline's x0 clip nor the DDPM/DDIM scheduler's own clip_sample
+        pipe.scheduler = sampling_scheduler(sampler, train_configs[model], **({} if clip or sampler not in ("ddpm", "ddim")
+                                                                              else dict(clip_sample=False)))
         load = load_1m()
-        r = judge_pipeline(pipe, jd, n_per_class=n_per_class, batch_size=args.batch_size, seed=0,
-                           num_inference_steps=steps, guidance_scale=guidance)  # explicit: not the pipeline's saved default
-        rows.append(dict(sampler=NAMES[sampler], steps=steps, guidance=guidance,
-                         unet_evals_per_image=steps * (2 if guidance != 1 else 1), accuracy=r["accuracy"],
-                         worst_digit_accuracy=min(r["per_class"].values()), frechet=r["frechet"],
-                         seconds_per_image=r["seconds_per_image"], n_images=r["n_images"], device=device().type,
-                         load_1m_before=load, load_1m_after=load_1m()))
-        print(rows[-1], flush=True)
-    ddpm = rows[0]
-    def gap_line(name):
-        "How far the sampler's most-step unguided setting is from DDPM's accuracy."
-        rs = [r for r in rows if r["sampler"] == name and r["guidance"] == 1]
-        if not rs: return ""
-        r = max(rs, key=lambda r: r["steps"]); gap = 100 * (ddpm["accuracy"] - r["accuracy"])
-        return (f"{name} {r['steps']} steps: {r['accuracy']:.1%} against DDPM {ddpm['steps']} steps: {ddpm['accuracy']:.1%}, "
-                f"a gap of {gap:+.1f} points ({'meets' if gap <= 2 else 'misses'} the goal of at most 2) at "
-                f"{ddpm['seconds_per_image'] / r['seconds_per_image']:.0f}x less time per image. ")
-    notes = (f"Model: {model.name} (the default digits training). {n_per_class} images per digit, seed 0, batches of "
-             f"{args.batch_size} images (guidance doubles the UNet batch). " + gap_line("DPM-Solver++") + gap_line("SDE-DPM-Solver++")
-             + "`load_1m_before`: the 1-minute load average of the 2-core machine before each setting.")
-    cols = ["sampler", "steps", "guidance", "unet_evals_per_image", "accuracy", "worst_digit_accuracy", "frechet",
-            "seconds_per_image", "load_1m_before"]
-    write_results(d, "sampling", rows, cols, "Benchmark 3: samplers and classifier-free guidance", notes)
+        r = judge_pipeline(pipe, jd, n_per_class=n_per_class, batch_size=args.batch_size, seed=0, num_inference_steps=steps,
+                           guidance_scale=guidance, clip_denoised=clip)  # explicit: not the pipeline's saved default
+        rows.append(dict(model=model, prediction_type=pipe.scheduler.config.prediction_type, sampler=NAMES[sampler], steps=steps,
+                         guidance=guidance, clip_x0=clip, unet_evals_per_image=steps * (2 if guidance != 1 else 1), **quality(r),
+                         n_images=r["n_images"], device=device().type, load_1m_before=load, load_1m_after=load_1m()))
+        print({k: rows[-1][k] for k in ("model", "sampler", "steps", "guidance", "clip_x0", "accuracy", "ratio", "kid",
+                                        "precision", "recall", "seconds_per_image")}, flush=True)
+
+    def find(model, sampler, steps, guidance=1.0, clip=True):
+        return next((r for r in rows if (r["model"], r["sampler"], r["steps"], r["guidance"], r["clip_x0"]) ==
+                     (model, NAMES[sampler], steps, guidance, clip)), None)
+    q = (lambda s: max(2, s // 20)) if args.quick else (lambda s: s)
+    ddpm_n = q(args.ddpm_steps)
+    def gap_line(sampler):
+        "How far the sampler's 20-step unguided setting is from DDPM's accuracy (default model, clipped)."
+        ddpm, r = find("default", "ddpm", ddpm_n), find("default", sampler, q(20))
+        gap = 100 * (ddpm["accuracy"] - r["accuracy"])
+        return (f"{r['sampler']} {r['steps']} steps: {r['accuracy']:.1%} against DDPM {ddpm['steps']} steps: {ddpm['accuracy']:.1%}, "
+                f"a gap of {gap:+.1f} points ({'meets' if gap <= 2 else 'misses'} the goal of at most 2), ratio {r['ratio']:.2f}x "
+                f"against {ddpm['ratio']:.2f}x, at {ddpm['seconds_per_image'] / r['seconds_per_image']:.0f}x less time per image. ")
+    def model_lines(model):
+        out = []
+        for sampler, steps in (("ddpm", ddpm_n), ("dpmsolver", q(20)), ("dpmsolver-sde", q(20))):
+            a, b = find(model, sampler, steps, clip=True), find(model, sampler, steps, clip=False)
+            out.append(f"{NAMES[sampler]} {steps}: {a['accuracy']:.1%} / {a['ratio']:.2f}x clipped, "
+                       f"{b['accuracy']:.1%} / {b['ratio']:.2f}x unclipped")
+        return f"- {model} ({MODELS[model][2]}), accuracy / ratio: " + "; ".join(out) + "."
+    frontier = [find("default", s, q(20), g) for s in ("dpmsolver", "dpmsolver-sde") for g in (1.0,) + GUIDANCES]
+    r0 = rows[0]
+    notes = (f"Models: {folders['default'].name} (the default digits training) and {folders['epsilon'].name} (epsilon + Min-SNR-5, "
+             f"the same steps). {n_per_class} images per digit (n = {r0['n']}), seed 0, batches of {args.batch_size} images "
+             f"(guidance doubles the UNet batch). The real-vs-real floor at n = {r0['n']}: Frechet {r0['floor']:.3g} (sd "
+             f"{r0['floor_sd']:.2g}), KID {r0['kid_floor']:.1g}, precision {r0['precision_floor']:.2f}, recall {r0['recall_floor']:.2f}."
+             f"\n\nBad training or bad sampler? DDPM at {ddpm_n} steps is the reference sampler: a model that is poor there is "
+             f"poorly trained; one that is good there and poor with a fast sampler is poorly sampled.\n\n"
+             + model_lines("default") + "\n" + model_lines("epsilon") + "\n\n"
+             + gap_line("dpmsolver") + gap_line("dpmsolver-sde") + "\n\nGuidance (default model, 20 steps, clipped): "
+             + "; ".join(f"{r['sampler']} g={r['guidance']:g}: {r['accuracy']:.1%}, {r['ratio']:.2f}x" for r in frontier)
+             + ". Default model, DPM-Solver++ 20, no guidance: " + fidelity_text(find("default", "dpmsolver", q(20))) + ".\n\n"
+             + "`load_1m_before`: the 1-minute load average of the 2-core machine before each setting.\n\n" + FIDELITY_NOTE)
+    cols = ["model", "sampler", "steps", "guidance", "clip_x0", "accuracy", "worst_digit_accuracy", "ratio", "kid", "kid_se",
+            "precision", "recall", "judge_frechet", "seconds_per_image", "load_1m_before"]
+    write_results(d, "sampling", rows, cols, "Benchmark 3: samplers, x0 clipping and classifier-free guidance", notes)
 
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
-    labels = [f"{r['sampler']} {r['steps']}" + (f"\ng={r['guidance']:g}" if r["guidance"] != 1 else "") for r in rows]
-    colors = ["C0" if r["guidance"] == 1 else "C2" for r in rows]
-    fig, axs = plt.subplots(1, 3, figsize=(12, 3.4))
-    for ax, key, ylabel in ((axs[0], "accuracy", "judge accuracy (%)"), (axs[1], "frechet", "Frechet distance"),
+    plain = [r for r in rows if r["guidance"] == 1]
+    labels = [f"{r['model'][:3]} {r['sampler']} {r['steps']}" + ("" if r["clip_x0"] else " no clip") for r in plain]
+    colors = ["C0" if r["model"] == "default" else "C1" for r in plain]
+    hatches = ["" if r["clip_x0"] else "//" for r in plain]
+    fig, axs = plt.subplots(1, 4, figsize=(17, 4), gridspec_kw=dict(width_ratios=[3, 3, 3, 2]))
+    for ax, key, ylabel in ((axs[0], "accuracy", "judge accuracy (%)"), (axs[1], "ratio", None),
                             (axs[2], "seconds_per_image", "seconds per image (log)")):
-        vals = [100 * r[key] if key == "accuracy" else r[key] for r in rows]
-        ax.bar(range(len(rows)), vals, color=colors); ax.set_ylabel(ylabel)
-        ax.set_xticks(range(len(rows)), labels, fontsize=6.5, rotation=45, ha="right")
-    axs[0].set_ylim(max(0, min(100 * r["accuracy"] for r in rows) - 5), 100.5); axs[2].set_yscale("log")
-    fig.suptitle("samplers (blue, no guidance) and classifier-free guidance g (green, DPM-Solver++)", fontsize=9)
+        vals = [100 * r[key] if key == "accuracy" else r[key] for r in plain]
+        for i, (v, c, h) in enumerate(zip(vals, colors, hatches)): ax.bar(i, v, color=c, hatch=h, edgecolor="k", lw=0.3)
+        if key == "ratio": ratio_axis(ax, f"Frechet / floor at n={r0['n']} (log)")
+        else: ax.set_ylabel(ylabel)
+        ax.set_xticks(range(len(plain)), labels, fontsize=6, rotation=60, ha="right")
+    axs[0].set_ylim(max(0, min(100 * r["accuracy"] for r in plain) - 5), 100.5); axs[2].set_yscale("log")
+    for s, st in (("dpmsolver", "-"), ("dpmsolver-sde", "--")):
+        fr = [r for r in frontier if r["sampler"] == NAMES[s]]
+        axs[3].plot([100 * r["accuracy"] for r in fr], [r["ratio"] for r in fr], st, marker="o", label=NAMES[s] + " 20")
+        for r in fr: axs[3].annotate(f"{r['guidance']:g}", (100 * r["accuracy"], r["ratio"]), fontsize=7)
+    ratio_axis(axs[3]); axs[3].set_xlabel("judge accuracy (%)"); axs[3].legend(fontsize=7)
+    axs[3].set_title("guidance frontier (numbers: guidance)", fontsize=8)
+    fig.suptitle("no guidance: default model (blue), epsilon + Min-SNR-5 (orange), hatched = no x0 clipping; "
+                 "right: the default model over guidance; dotted: the real-vs-real floor", fontsize=9)
     plt.tight_layout(); fig.savefig(d / "sampling.png", dpi=100)
     print(f"wrote {d / 'sampling.png'}")
     return rows

@@ -1,31 +1,44 @@
 """Benchmark 1: time to quality of the default digits training (`class_ddpm_train` with no flags: tiny
-preset, 16 px, 1000 steps of batch 64, v-prediction with no loss weighting, EMA). The run checkpoints every 100
-steps; each checkpoint's EMA weights are sampled with the saved sampler (DPM-Solver++, 20 steps, no
-guidance), 50 images per digit, and judged by the digits judge: accuracy and Frechet distance against
-training steps and wall time. Goal: at least 95% accuracy within 5 minutes on 2 CPU cores.
+preset, 16 px, 1000 steps of batch 64, v-prediction with no loss weighting, EMA), or of a candidate of
+defaults_search.py (`--candidate NAME`). The run checkpoints every 100 steps; each checkpoint's EMA weights are
+sampled with the saved sampler (DPM-Solver++, 20 steps) without guidance and at the training's guidance, 50 images
+per digit, and judged: the digits judge's accuracy, and fidelity at the training resolution (the Frechet distance
+as a ratio to its real-vs-real floor at the same n, KID, precision and recall) against training steps and wall time.
+Goals: at least 95% accuracy within 5 minutes on 2 CPU cores; the ratio (1 = as close as real digits) over time.
 
     python benchmarks/time_to_quality.py            # full run: benchmarks/results/time_to_quality.{csv,md,png}
     python benchmarks/time_to_quality.py --quick    # a check that it runs (20 steps, a temporary folder)
+    python benchmarks/time_to_quality.py --candidate NAME --name time_to_quality_NAME   # a defaults_search candidate
 """
 import shutil, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RUNS, checkpoint_pipeline, checkpoint_seconds, checkpoint_steps, judge, load_1m, parser, setup, write_results
+from common import (FIDELITY_NOTE, RUNS, checkpoint_pipeline, checkpoint_seconds, checkpoint_steps, fidelity_text, judge, load_1m,
+                    parser, quality, ratio_axis, setup, write_results)
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.training import TrainConfig, resolve_config, train
 
 
 def main(argv=None):
     p = parser(__doc__.split("\n\n")[0])
-    p.add_argument("--run_dir", default=str(RUNS / "digits-default"), help="where the training run goes (reused by sampling.py)")
+    p.add_argument("--run_dir", default=None, help="where the training run goes (default: benchmarks/runs/digits-default, "
+                   "reused by sampling.py; with --candidate, benchmarks/runs/ttq-NAME)")
     p.add_argument("--every", type=int, default=100, help="evaluate a checkpoint every this many steps")
     p.add_argument("--n_per_class", type=int, default=50, help="images drawn per digit at each checkpoint")
     p.add_argument("--reuse", action="store_true", help="do not train: evaluate the checkpoints already in --run_dir")
+    p.add_argument("--candidate", default=None, help="train a candidate of defaults_search.py (its CANDIDATES) instead of the defaults")
+    p.add_argument("--steps", type=int, default=None, help="with --candidate: its training steps (default: the digits default, 1000)")
+    p.add_argument("--name", default="time_to_quality", help="stem of the result files")
     args = p.parse_args(argv)
     d = setup(args)
-    run = Path(args.run_dir) if not args.quick else d / "run"
-    config = TrainConfig(output_dir=str(run), overwrite_output_dir=True, checkpointing_steps=args.every, seed=0)
+    default_run = RUNS / ("digits-default" if args.candidate is None else f"ttq-{args.candidate}")
+    run = Path(args.run_dir or default_run) if not args.quick else d / "run"
+    if args.candidate is None: config = TrainConfig(output_dir=str(run), overwrite_output_dir=True, seed=0)
+    else:
+        from defaults_search import candidate_config, find_candidate
+        config = candidate_config(find_candidate(args.candidate), run, steps=args.steps or 1000, seed=0)
+    config.checkpointing_steps = args.every
     if args.quick: config.max_train_steps, config.checkpointing_steps, config.num_images_per_class = 20, 10, 1
     n_per_class = 2 if args.quick else args.n_per_class
     load_start = load_1m()
@@ -40,36 +53,38 @@ def main(argv=None):
     steps, seconds = checkpoint_steps(run), checkpoint_seconds(run, start)
     jd = judge()
     rows = []
-    guidances = sorted({1.0, float(c.guidance_scale)})  # none, and the training default's grids (1.5)
+    guidances = sorted({1.0, float(c.guidance_scale)})  # none, and the training's grids (1.5)
     for step, ckpt in sorted(steps.items()):
         pipe = checkpoint_pipeline(run, ckpt)
         row = dict(step=step, wall_s=seconds[step], wall_min=seconds[step] / 60)
         for g in guidances:
             r = judge_pipeline(pipe, jd, n_per_class=n_per_class, num_inference_steps=c.ddpm_num_inference_steps, guidance_scale=g)
-            row.update({f"accuracy_g{g:g}": r["accuracy"], f"worst_digit_g{g:g}": min(r["per_class"].values()),
-                        f"frechet_g{g:g}": r["frechet"], f"sample_s_per_image_g{g:g}": r["seconds_per_image"]})
+            row.update(quality(r, f"_g{g:g}"))
         rows.append(dict(row, load_1m_train_start=load_start, load_1m_eval=load_1m()))
         print(rows[-1], flush=True)
     final, gd = rows[-1], guidances[-1]
     hits = {g: next((r for r in rows if r[f"accuracy_g{g:g}"] >= 0.95), None) for g in guidances}
+    best = {g: min(rows, key=lambda r: r[f"ratio_g{g:g}"]) for g in guidances}
     import torch
-    real = jd.real_digits(c.resolution)  # the real digits as the model saw them
-    floor = jd.frechet(real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:n_per_class * 10]])
     def reached(g):
         h = hits[g]
         return (f"at guidance {g:g}, 95% is first reached at step {h['step']}, {h['wall_s'] / 60:.1f} min into the run "
                 f"({'within' if h['wall_s'] <= 300 else 'NOT within'} the 5-minute goal)" if h else f"at guidance {g:g}, 95% is not reached")
-    notes = (f"Training: {c.max_train_steps} steps of batch {c.train_batch_size} in {total:.0f} s ({c.max_train_steps / total:.2f} steps/s, "
-             f"{c.max_train_steps * c.train_batch_size / total:.0f} images/s, checkpoints every {config.checkpointing_steps} steps "
-             f"included), 1-minute load average {load_start} at the start and {load_train_end} at the end of training "
-             f"(2 cores, {torch.get_num_threads()} torch thread(s)). "
-             f"Samples: DPM-Solver++ {c.ddpm_num_inference_steps} steps, EMA weights, {n_per_class} per digit, without guidance "
-             f"(g=1) and at the guidance of the training's sample grids (g={gd:g}). "
-             f"Final accuracy {final['accuracy_g1']:.1%} at g=1 and {final[f'accuracy_g{gd:g}']:.1%} at g={gd:g}; Frechet distance "
-             f"{final['frechet_g1']:.1f} and {final[f'frechet_g{gd:g}']:.1f} (real digits against real digits at the same n: {floor:.1f}). "
-             + (lambda t: t[0].upper() + t[1:])("; ".join(reached(g) for g in guidances)) + ".")
-    cols = ["step", "wall_s"] + [f"{k}_g{g:g}" for g in guidances for k in ("accuracy", "frechet")] + ["load_1m_eval"]
-    write_results(d, "time_to_quality", rows, cols, "Benchmark 1: time to quality of the default digits training", notes)
+    what = "the default digits training" if args.candidate is None else f"candidate {args.candidate!r} of defaults_search.py"
+    notes = (f"Run: {what}. Training: {c.max_train_steps} steps of batch {c.train_batch_size} in {total:.0f} s "
+             f"({c.max_train_steps / total:.2f} steps/s, {c.max_train_steps * c.train_batch_size / total:.0f} images/s, checkpoints "
+             f"every {config.checkpointing_steps} steps included), 1-minute load average {load_start} at the start and "
+             f"{load_train_end} at the end of training (2 cores, {torch.get_num_threads()} torch thread(s)). "
+             f"Samples: {c.inference_scheduler} {c.ddpm_num_inference_steps} steps, EMA weights, {n_per_class} per digit "
+             f"(n = {final['n_g1']}), without guidance (g=1) and at the guidance of the training's sample grids (g={gd:g}).\n\n"
+             + "".join(f"At the end, g={g:g}: accuracy {final[f'accuracy_g{g:g}']:.1%} (worst digit "
+                       f"{final[f'worst_digit_accuracy_g{g:g}']:.0%}); {fidelity_text(final, f'_g{g:g}')}; judge_frechet "
+                       f"{final[f'judge_frechet_g{g:g}']:.3g}. Lowest ratio over the run: {best[g][f'ratio_g{g:g}']:.2f}x at step "
+                       f"{best[g]['step']}.\n\n" for g in guidances)
+             + (lambda t: t[0].upper() + t[1:])("; ".join(reached(g) for g in guidances)) + ".\n\n" + FIDELITY_NOTE)
+    cols = ["step", "wall_s"] + [f"{k}_g{g:g}" for g in guidances for k in ("accuracy", "ratio", "kid", "precision", "recall")] \
+           + ["n_g1", "floor_g1", "load_1m_eval"]
+    write_results(d, args.name, rows, cols, f"Benchmark 1: time to quality of {what}", notes)
 
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -78,17 +93,18 @@ def main(argv=None):
         ax2 = ax.twinx()
         for g, st in zip(guidances, ("--", "-")):
             ax.plot(x, [100 * r[f"accuracy_g{g:g}"] for r in rows], "o" + st, color="C0", ms=4, label=f"accuracy, g={g:g}")
-            ax2.plot(x, [r[f"frechet_g{g:g}"] for r in rows], "s" + st, color="C1", ms=4, label=f"Frechet, g={g:g}")
+            ax2.plot(x, [r[f"ratio_g{g:g}"] for r in rows], "s" + st, color="C1", ms=4, label=f"Frechet / floor, g={g:g}")
         ax.axhline(95, color="C0", ls=":", lw=1); ax.set_ylabel("judge accuracy (%)", color="C0"); ax.set_xlabel(label)
         ax.set_ylim(max(0, min(100 * r[f"accuracy_g{g:g}"] for r in rows for g in guidances) - 3), 100.5)
-        ax2.set_yscale("log"); ax2.axhline(floor, color="C1", ls=":", lw=1); ax2.set_ylabel("Frechet distance (log)", color="C1")
+        ratio_axis(ax2); ax2.yaxis.label.set_color("C1")
     axs[0].legend(fontsize=7, loc="center right"); ax2.legend(fontsize=7, loc="upper right")
     axs[1].axvline(5, color="grey", ls="--", lw=1)
-    fig.suptitle(f"default digits training: accuracy (goal 95%) and Frechet distance (dotted: real-digit floor)", fontsize=9)
-    plt.tight_layout(); fig.savefig(d / "time_to_quality.png", dpi=100)
+    fig.suptitle(f"{what}: accuracy (goal 95%) and Frechet distance over its real-vs-real floor at n={final['n_g1']} "
+                 "(dotted: the floor, 1)", fontsize=9)
+    plt.tight_layout(); fig.savefig(d / f"{args.name}.png", dpi=100)
     grids = sorted((run / "samples").glob("epoch_*.png"))
-    if grids: shutil.copy(grids[-1], d / "time_to_quality_samples.png")
-    print(f"wrote {d / 'time_to_quality.png'}")
+    if grids: shutil.copy(grids[-1], d / f"{args.name}_samples.png")
+    print(f"wrote {d / (args.name + '.png')}")
     return rows
 
 

@@ -5,7 +5,10 @@ Judging: 50 images of each digit drawn with the saved pipeline as it loads (its 
 `--ddpm_num_inference_steps` and `--guidance_scale`; also at guidance 2), then
 - an SVC (scikit-learn, RBF kernel) trained on the real digits at the same resolution: the share of samples
   it puts in the class asked for (the issue's measure; goal >= 95%);
-- `class_ddpm.metrics.DigitsJudge` (a small CNN on the 8x8 digits): its accuracy and Frechet distance;
+- `class_ddpm.metrics.DigitsJudge` (a small CNN on the 8x8 digits): its accuracy (and worst digit);
+- fidelity at the training resolution (`class_ddpm.metrics.FidelityJudge`): the Frechet distance with its
+  real-vs-real floor at the same n and their ratio (the headline), KID with its standard error, precision and
+  recall beside their floors; the CNN's 8x8 Frechet distance (`judge_frechet`) beside only;
 - speckle: the mean absolute difference between each image and its 3x3 median filter, over the same for
   real digits (1.0 = as smooth as real digits; residual noise shows as > 1).
 With `--judge_checkpoints`, every checkpoint's EMA weights are judged too (accuracy against steps and seconds),
@@ -22,7 +25,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RUNS, checkpoint_pipeline, checkpoint_steps, judge, load_1m, machine, parser, setup, write_results
+from common import (FIDELITY_NOTE, RUNS, checkpoint_pipeline, checkpoint_steps, fidelity_text, judge, load_1m, machine, parser,
+                    quality, setup, write_results)
 
 
 def speckle(x):
@@ -52,8 +56,9 @@ def judge_run(pipe, resolution, steps, guidance, n_per_class=50):
     x = r["images"][:, :1]
     svc_acc = float((clf.predict(x.flatten(1).numpy()) == r["labels"].numpy()).mean())
     per = [float((clf.predict(x[r["labels"] == c].flatten(1).numpy()) == c).mean()) for c in range(10)]
-    return dict(svc_accuracy=svc_acc, svc_worst_class=min(per), judge_accuracy=r["accuracy"], frechet=r["frechet"],
-                speckle_vs_real=speckle(x) / real_speckle, seconds_per_image=r["seconds_per_image"]), r
+    q = quality(r)
+    return dict(svc_accuracy=svc_acc, svc_worst_class=min(per), judge_accuracy=q.pop("accuracy"),
+                judge_worst_digit=q.pop("worst_digit_accuracy"), **q, speckle_vs_real=speckle(x) / real_speckle), r
 
 
 def main():
@@ -65,7 +70,7 @@ def main():
     args, extra = p.parse_known_args()
     extra = [a for a in extra if a != "--"]
     d = setup(args)
-    out = Path(args.output_dir or RUNS / args.name)
+    out = Path(args.output_dir or RUNS / args.name) if not args.quick else d / "run"
     if args.quick: extra += ["--max_train_steps", "4", "--checkpointing_steps", "2", "--num_images_per_class", "1"]
     load_before = load_1m()
     if not args.no_train:
@@ -108,10 +113,13 @@ def main():
              f"preset {c['preset']}, {c['resolution']} px). Wall time of the whole command: {wall:.0f} s; of the training loop "
              f"(incl. grids and checkpoints): {train_seconds:.0f} s; {steps_per_s:.2f} steps/s = "
              f"{steps_per_s * c['train_batch_size']:.0f} images/s. Load average (1 min) before: {load_before}, after: {load_after}. "
-             f"{n} samples per class; SVC = scikit-learn SVC(C=10) on the real digits' pixels at {c['resolution']} px.")
+             f"{n} samples per class; SVC = scikit-learn SVC(C=10) on the real digits' pixels at {c['resolution']} px.\n\n"
+             + "".join(f"Saved pipeline at guidance {r['guidance']:g}: {fidelity_text(r)}.\n" for r in rows if r["what"].startswith("final"))
+             + "\n" + FIDELITY_NOTE)
     write_results(d, args.name, [dict(r, wall_seconds=wall if r["what"].startswith("final") else "") for r in rows],
-                  ["what", "step", "guidance", "svc_accuracy", "svc_worst_class", "judge_accuracy", "frechet",
-                   "speckle_vs_real", "seconds_per_image", "train_seconds", "wall_seconds"],
+                  ["what", "step", "guidance", "svc_accuracy", "svc_worst_class", "judge_accuracy", "judge_worst_digit", "n", "ratio",
+                   "kid", "kid_se", "precision", "recall", "judge_frechet", "speckle_vs_real", "seconds_per_image", "train_seconds",
+                   "wall_seconds"],
                   f"Default digits training ({args.name})", notes)
 
 
