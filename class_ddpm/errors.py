@@ -74,11 +74,17 @@ def exit_together(status:int, # the exit status
 
 class CommandParser(argparse.ArgumentParser):
     "An `ArgumentParser` with a `--debug` flag whose errors (`prog: error: ...`, exit status 2) are printed by the main process only."
-    def __init__(self, *args, **kwargs):
+    def __init__(self,
+                 *args, # passed to `argparse.ArgumentParser`: `prog`, `description`, ...
+                 **kwargs, # passed to `argparse.ArgumentParser`
+                ):
         super().__init__(*args, **kwargs)
         self.add_argument("--debug", action="store_true",
                           help=f"show the full traceback of an error in the input (or set {DEBUG_ENV}=1)")
-    def error(self, message):
+    def error(self,
+              message:str, # what is wrong with the arguments
+             ):
+        "Print the usage and `prog: error: message` (the main process only), then exit with status 2."
         if is_main_process(): self.print_usage(sys.stderr); sys.stderr.write(f"{self.prog}: error: {message}\n")
         exit_together(2)
 
