@@ -53,7 +53,7 @@ def default_class_names(unet:UNet2DModel, # a class-conditional UNet
     if c.class_embed_type == "timestep": return [str(i) for i in range(c.num_class_embeds or ORIGINAL_NUM_CLASSES)]
     if c.class_embed_type is None:
         raise UserError("This UNet has no class embedding (class_embed_type=None, num_class_embeds=None): it is unconditional. "
-                        "Build a class-conditional one with conditional_unet(num_classes, resolution).")
+                        "class_ddpm needs a class-conditional UNet: one that class_ddpm_train trained, or conditional_unet(num_classes, resolution).")
     raise UserError(f"class_embed_type={c.class_embed_type!r} is not supported here: use a learned table "
                     "(class_embed_type=None, as conditional_unet builds) or 'timestep' (the original script's).")
 
