@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 from PIL import Image
+from .errors import UserError, UserPathError
 
 # %% auto #0
 __all__ = ['GREY_MODES', 'MAX_IN_MEMORY_BYTES', 'IMAGE_COLUMNS', 'LABEL_COLUMNS', 'SPLIT_NAMES', 'METADATA_FILES',
@@ -168,11 +169,11 @@ def find_columns(features, # a `datasets.Features` (`ds.features`)
     def pick(given, names, kind, what, flag):
         if given is not None:
             if given not in features:
-                raise ValueError(f"There is no {what} column {given!r}: the columns are {cols}. Pass {flag}= one of them.")
+                raise UserError(f"There is no {what} column {given!r}: the columns are {cols}. Pass {flag}= one of them.")
             return given
         found = [c for c in names if c in features] or [c for c in cols if isinstance(features[c], kind)]
         if not found:
-            raise ValueError(f"Found no {what} column among {cols} (features: {dict(features)}). Pass {flag}= one of them.")
+            raise UserError(f"Found no {what} column among {cols} (features: {dict(features)}). Pass {flag}= one of them.")
         return found[0]
     return (pick(image_column, IMAGE_COLUMNS, HFImage, "image", "image_column"),
             pick(label_column, LABEL_COLUMNS, ClassLabel, "label", "label_column"))
@@ -192,14 +193,14 @@ def class_labels(ds, # a `datasets.Dataset`
     elif all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
         names = [str(i) for i in range(max(values, default=-1) + 1)]
     else:
-        raise ValueError(f"Label column {label_column!r} holds {feature}, not class labels (ClassLabel, int or str). "
-                         f"Pass label_column= the column with the classes; the columns are {list(ds.features)}.")
+        raise UserError(f"Label column {label_column!r} holds {feature}, not class labels (ClassLabel, int or str). "
+                        f"Pass label_column= the column with the classes; the columns are {list(ds.features)}.")
     labels = torch.tensor(values, dtype=torch.long)
     if len(labels) and labels.min() < 0:
-        raise ValueError(f"{int((labels < 0).sum())} rows of {label_column!r} have no label (-1), e.g. row "
-                         f"{int(torch.nonzero(labels < 0)[0])}; filter them out first (a test split without labels?).")
+        raise UserError(f"{int((labels < 0).sum())} rows of {label_column!r} have no label (-1), e.g. row "
+                        f"{int(torch.nonzero(labels < 0)[0])}; filter them out first (a test split without labels?).")
     if len(labels) and labels.max() >= len(names):
-        raise ValueError(f"Label {int(labels.max())} in {label_column!r} is past the {len(names)} class names {names}.")
+        raise UserError(f"Label {int(labels.max())} in {label_column!r} is past the {len(names)} class names {names}.")
     return labels, fit_num_classes(names, num_classes)
 
 def fit_num_classes(names:list, # the class names found in the data
@@ -208,9 +209,9 @@ def fit_num_classes(names:list, # the class names found in the data
     "`names`, extended to `num_classes` names; an error if `num_classes` is smaller."
     if num_classes is None: return list(names)
     if num_classes < len(names):
-        raise ValueError(f"num_classes={num_classes} is smaller than the {len(names)} classes found "
-                         f"({', '.join(names[:12])}{' ...' if len(names) > 12 else ''}): pass num_classes={len(names)} "
-                         "or more, or None to use the classes found.")
+        raise UserError(f"num_classes={num_classes} is smaller than the {len(names)} classes found "
+                        f"({', '.join(names[:12])}{' ...' if len(names) > 12 else ''}): pass num_classes={len(names)} "
+                        "or more, or None to use the classes found.")
     if num_classes > len(names):
         warnings.warn(f"num_classes={num_classes} but the data has {len(names)} classes: classes "
                       f"{len(names)}..{num_classes - 1} get no images (named by their index).")
@@ -227,18 +228,22 @@ def _name(value, i):  # how to name row i in a message
     path = value.get("path") if isinstance(value, dict) else None if isinstance(value, Image.Image) else value
     return f"{path}" if path else f"row {i}"
 
-def _stack_images(values, resolution, channels, center_crop):
-    "Prepare every image; return (images, kept row indices, channels). Bad images are skipped with one warning."
+def _stack_images(values, resolution, channels, center_crop, labels=None, names=None):
+    "Prepare every image; return (images, kept row indices, channels). Bad images are skipped with one warning, unless a whole class is lost."
     out, kept, bad = [], [], []
     for i, v in enumerate(values):
         try:
             with _open_image(v) as im: out.append(prepare_image(im, resolution, channels, center_crop))
             kept.append(i)
         except Exception as e: bad.append(f"{_name(v, i)} ({type(e).__name__}: {e})")
+    if not out: raise UserError(f"None of the {len(bad)} images could be decoded (delete or re-save them), e.g. {bad[0]}.")
+    lost = sorted(set(labels.tolist()) - set(labels[kept].tolist())) if labels is not None and bad else []
+    if lost:  # every image of a class was unreadable: the class would silently vanish
+        raise UserError(f"None of the images of class {names[lost[0]]!r} could be decoded" + (f" (nor of {len(lost) - 1} other "
+                        "class(es))" if len(lost) > 1 else "") + f", e.g. {bad[0]}: delete or re-save them, or remove the class.")
     if bad:
         warnings.warn(f"Skipped {len(bad)} image(s) that could not be decoded (delete or re-save them): "
                       + "; ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""))
-    if not out: raise ValueError(f"None of the {len(bad)} images could be decoded, e.g. {bad[:1]}.")
     if channels is None:
         channels = max(x.shape[0] for x in out)
         out = [x.expand(channels, -1, -1) if x.shape[0] != channels else x for x in out]
@@ -254,8 +259,8 @@ class _RowReader:
         try:
             with _open_image(v) as im: return prepare_image(im, self.resolution, self.channels, self.center_crop)
         except Exception as e:
-            raise ValueError(f"Could not decode image {_name(v, i)} ({type(e).__name__}: {e}). Delete or re-save it, "
-                             "or load with in_memory=True to skip bad images with a warning.") from e
+            raise UserError(f"Could not decode image {_name(v, i)} ({type(e).__name__}: {e}). Delete or re-save it, "
+                            "or load with in_memory=True to skip bad images with a warning.") from e
 
 # %% ../nbs/03_data.ipynb #bd099165
 def from_hf_dataset(ds, # a `datasets.Dataset` (or a `DatasetDict`, of which `split` is taken)
@@ -274,22 +279,22 @@ def from_hf_dataset(ds, # a `datasets.Dataset` (or a `DatasetDict`, of which `sp
     import datasets
     from datasets import Image as HFImage, Value
     if isinstance(ds, datasets.DatasetDict):
-        if split not in ds: raise ValueError(f"There is no split {split!r}: the splits are {list(ds)}. Pass split= one of them.")
+        if split not in ds: raise UserError(f"There is no split {split!r}: the splits are {list(ds)}. Pass split= one of them.")
         ds = ds[split]
     if not isinstance(ds, datasets.Dataset):
         raise TypeError(f"Expected a datasets.Dataset, got {type(ds).__name__} (streaming datasets are not supported).")
-    if channels not in (None, 1, 3): raise ValueError(f"channels must be 1 (grey), 3 (RGB) or None (as the data is), not {channels!r}.")
-    if len(ds) == 0: raise ValueError(f"The dataset {source or ''} has no rows.")
+    if channels not in (None, 1, 3): raise UserError(f"channels must be 1 (grey), 3 (RGB) or None (as the data is), not {channels!r}.")
+    if len(ds) == 0: raise UserError(f"The dataset {source or ''} has no rows.")
     img_col, lab_col = find_columns(ds.features, image_column, label_column)
     if not (isinstance(ds.features[img_col], HFImage) or ds.features[img_col] == Value("string")):
-        raise ValueError(f"Column {img_col!r} holds {ds.features[img_col]}, not images. Pass image_column= the image column "
-                         f"(the columns are {list(ds.features)}).")
+        raise UserError(f"Column {img_col!r} holds {ds.features[img_col]}, not images. Pass image_column= the image column "
+                        f"(the columns are {list(ds.features)}).")
     labels, names = class_labels(ds, lab_col, num_classes)
     rows = ds.select_columns([img_col]).cast_column(img_col, HFImage(decode=False))
     if in_memory is None: in_memory = len(ds) * (channels or 3) * resolution**2 <= MAX_IN_MEMORY_BYTES
     if in_memory:
         values = (v for batch in rows.iter(batch_size=1000) for v in batch[img_col])
-        images, kept, channels = _stack_images(values, resolution, channels, center_crop)
+        images, kept, channels = _stack_images(values, resolution, channels, center_crop, labels, names)
         return ImageDataset(images, labels[kept], names, channels, resolution, random_flip, source=source)
     if channels is None:  # decide from the headers of the first images (opening reads no pixels)
         modes = set()
@@ -320,23 +325,23 @@ def check_image_folder(path, # a folder of class folders: path/<class name>/<ima
     root = Path(path).expanduser()
     layout = "put one folder per class in it, each holding that class's images: root/<class name>/<image>"
     if not root.exists():
-        raise FileNotFoundError(f"{root} does not exist. Pass an existing folder of class folders (root/<class name>/<image>), "
-                                "'digits', or a Hugging Face dataset name.")
-    if not root.is_dir(): raise NotADirectoryError(f"{root} is a file, not a folder: {layout}.")
+        raise UserPathError(f"{root} does not exist. Pass an existing folder of class folders (root/<class name>/<image>), "
+                            "'digits', or a Hugging Face dataset name.")
+    if not root.is_dir(): raise UserError(f"{root} is a file, not a folder: {layout}.")
     exts = _image_extensions()
     is_image = lambda p: p.is_file() and p.suffix.lower() in exts
     dirs = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p))
     if dirs and all(d.name.lower() in SPLIT_NAMES for d in dirs):
         if not (root / split).is_dir():
-            raise ValueError(f"{root} holds the split folders {[d.name for d in dirs]} but no {split!r}: pass split= one of them.")
+            raise UserError(f"{root} holds the split folders {[d.name for d in dirs]} but no {split!r}: pass split= one of them.")
         root = root / split
         dirs = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p))
     top = sorted(p for p in root.iterdir() if p.is_file() and not _hidden(p))
     stray = [p.name for p in top if is_image(p)]
-    if not dirs and not top: raise ValueError(f"{root} is empty: {layout}.")
+    if not dirs and not top: raise UserError(f"{root} is empty: {layout}.")
     if not dirs and stray:
-        raise ValueError(f"{root} holds {len(stray)} images ({_listing(stray, 3)}) but no class folders, so there are no labels: {layout}.")
-    if not dirs: raise ValueError(f"{root} holds no images and no class folders (only {_listing([p.name for p in top], 3)}): {layout}.")
+        raise UserError(f"{root} holds {len(stray)} images ({_listing(stray, 3)}) but no class folders, so there are no labels: {layout}.")
+    if not dirs: raise UserError(f"{root} holds no images and no class folders (only {_listing([p.name for p in top], 3)}): {layout}.")
     if stray:  # e.g. the grid.png that class_ddpm_sample writes beside its class folders
         warnings.warn(f"Ignoring {len(stray)} image(s) beside the class folders of {root} ({_listing(stray, 3)}): they have no "
                       "class. Move them into a class folder to train on them.")
@@ -346,11 +351,11 @@ def check_image_folder(path, # a folder of class folders: path/<class name>/<ima
         images = [p for p in entries if is_image(p)]
         nested = [p for p in entries if p.is_dir() and any(is_image(q) for q in p.rglob("*"))]
         if nested:
-            raise ValueError(f"Class folder {d} has subfolders with images ({_listing([p.name for p in nested], 3)}); "
-                             "images must sit directly in their class folder. Move them up, or make each subfolder a class.")
+            raise UserError(f"Class folder {d} has subfolders with images ({_listing([p.name for p in nested], 3)}); "
+                            "images must sit directly in their class folder. Move them up, or make each subfolder a class.")
         if not images:
-            raise ValueError(f"Class folder {d} has no images, so its class would silently vanish and the labels after it "
-                             "shift. Add images to it or delete it.")
+            raise UserError(f"Class folder {d} has no images, so its class would silently vanish and the labels after it "
+                            "shift. Add images to it or delete it.")
         files += images; others += [p for p in entries if p.is_file() and not is_image(p)]
     if others:
         warnings.warn(f"Ignoring {len(others)} file(s) that are not images (by their extension): "
@@ -360,7 +365,7 @@ def check_image_folder(path, # a folder of class folders: path/<class name>/<ima
 # %% ../nbs/03_data.ipynb #ce3bd188
 def _digits(split):
     from sklearn.datasets import load_digits
-    if split != "train": raise ValueError(f"The digits have one split, 'train' (all 1,797 images), not {split!r}.")
+    if split != "train": raise UserError(f"The digits have one split, 'train' (all 1,797 images), not {split!r}.")
     d = load_digits()
     pixels = np.round(d.images * (255 / 16)).astype(np.uint8)
     return [Image.fromarray(a) for a in pixels], torch.as_tensor(d.target), [str(i) for i in range(10)]
@@ -398,8 +403,8 @@ def load_image_dataset(source="digits", # "digits", a folder of class folders, a
                       )->ImageDataset:
     "A torch `Dataset` of `(image (C, R, R) in [-1, 1], label)` with `.class_names`, `.channels` and `.resolution`."
     if not isinstance(resolution, (int, np.integer)) or resolution < 1:
-        raise ValueError(f"resolution must be a positive int, not {resolution!r}.")
-    if channels not in (None, 1, 3): raise ValueError(f"channels must be 1 (grey), 3 (RGB) or None (as the data is), not {channels!r}.")
+        raise UserError(f"resolution must be a positive int, not {resolution!r}.")
+    if channels not in (None, 1, 3): raise UserError(f"channels must be 1 (grey), 3 (RGB) or None (as the data is), not {channels!r}.")
     kw = dict(resolution=int(resolution), channels=channels, center_crop=center_crop, random_flip=random_flip,
               num_classes=num_classes, in_memory=in_memory)
     if isinstance(source, str) and source == "digits":  # no `datasets` import: the digits load in a tenth of a second
@@ -428,6 +433,9 @@ def load_image_dataset(source="digits", # "digits", a folder of class folders, a
         if len(ds) != len(files): raise RuntimeError(f"imagefolder read {len(ds)} of the {len(files)} images in {path}.")
         return from_hf_dataset(ds, image_column="image", label_column="label", source=str(path), **kw)
     try: ds = _load_hub(source, dataset_config_name, split, cache_dir)
+    except (OSError, ValueError) as e:  # not found, offline, no such config or split: what the user named (OSError covers the Hub's errors)
+        raise UserError(f"Could not load {source!r} from the Hugging Face Hub ({e}). It is not a local folder either "
+                        f"(there is no {path.absolute()}).") from e
     except Exception as e:
         msg = f"Could not load {source!r} from the Hugging Face Hub ({e}). It is not a local folder either (there is no {path.absolute()})."
         try: err = type(e)(msg)

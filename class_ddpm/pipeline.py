@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from diffusers import (DiffusionPipeline, ImagePipelineOutput, UNet2DModel, DDPMScheduler, DDIMScheduler,
                        DPMSolverMultistepScheduler, EulerDiscreteScheduler)
 from diffusers.utils.torch_utils import randn_tensor
+from .errors import CommandParser, UserError, UserPathError, run_command, user_input
 from .unet import has_null_class
 
 # %% auto #0
@@ -33,9 +34,9 @@ def names_from_config(value, # a mapping `{"0": name0, ...}` (as saved), or a li
     "The class names, in label order, from what `names_to_config` wrote (a plain list is accepted too)."
     if isinstance(value, dict):
         try: keys = sorted(value, key=int)
-        except ValueError: raise ValueError(f"class_names keys must be class indices '0', '1', ..., got {list(value)[:5]}.") from None
+        except ValueError: raise UserError(f"class_names keys must be class indices '0', '1', ..., got {list(value)[:5]}.") from None
         if [int(k) for k in keys] != list(range(len(keys))):
-            raise ValueError(f"class_names keys must be 0..{len(keys) - 1} with none missing, got {keys}.")
+            raise UserError(f"class_names keys must be 0..{len(keys) - 1} with none missing, got {keys}.")
         return [value[k] for k in keys]
     if isinstance(value, (list, tuple)): return list(value)
     raise TypeError(f"class_names must be a list of names, e.g. ['cat', 'dog'], not {type(value).__name__}.")
@@ -51,28 +52,28 @@ def default_class_names(unet:UNet2DModel, # a class-conditional UNet
         return [str(i) for i in range(max(c.num_class_embeds - 1, 1))]
     if c.class_embed_type == "timestep": return [str(i) for i in range(c.num_class_embeds or ORIGINAL_NUM_CLASSES)]
     if c.class_embed_type is None:
-        raise ValueError("This UNet has no class embedding (class_embed_type=None, num_class_embeds=None): it is unconditional. "
-                         "Build a class-conditional one with conditional_unet(num_classes, resolution).")
-    raise ValueError(f"class_embed_type={c.class_embed_type!r} is not supported here: use a learned table "
-                     "(class_embed_type=None, as conditional_unet builds) or 'timestep' (the original script's).")
+        raise UserError("This UNet has no class embedding (class_embed_type=None, num_class_embeds=None): it is unconditional. "
+                        "class_ddpm needs a class-conditional UNet: one that class_ddpm_train trained, or conditional_unet(num_classes, resolution).")
+    raise UserError(f"class_embed_type={c.class_embed_type!r} is not supported here: use a learned table "
+                    "(class_embed_type=None, as conditional_unet builds) or 'timestep' (the original script's).")
 
 def check_class_names(class_names, # the names to check: a list, or the saved mapping
                       unet:UNet2DModel, # the UNet they name the classes of
                      )->list: # the names as a list of str
     "Check `class_names` are unique strings and fit `unet`'s class table (with or without the null row)."
     names = names_from_config(class_names)
-    if not names: raise ValueError("class_names is empty: give one name per class, e.g. ['cat', 'dog'].")
+    if not names: raise UserError("class_names is empty: give one name per class, e.g. ['cat', 'dog'].")
     if not all(isinstance(n, str) and n for n in names):
         raise TypeError(f"class names must be non-empty strings, got {names[:10]}.")
     dup = sorted({n for n in names if names.count(n) > 1})
-    if dup: raise ValueError(f"class names must be unique; repeated: {', '.join(map(repr, dup))}.")
+    if dup: raise UserError(f"class names must be unique; repeated: {', '.join(map(repr, dup))}.")
     c = unet.config
     if c.class_embed_type is None:
         rows = c.num_class_embeds
         if rows is None: default_class_names(unet)  # raises: unconditional
         if len(names) not in (rows, rows - 1):
-            raise ValueError(f"{len(names)} class names for a UNet whose class table has {rows} rows "
-                             f"({rows - 1} classes and the null class): pass {rows - 1} names.")
+            raise UserError(f"{len(names)} class names for a UNet whose class table has {rows} rows "
+                            f"({rows - 1} classes and the null class): pass {rows - 1} names.")
     elif c.class_embed_type != "timestep": default_class_names(unet)  # raises: unsupported
     return names
 
@@ -88,29 +89,29 @@ def check_pipeline_dir(path, # a local folder that should hold a saved pipeline
     "Check `path` is a pipeline folder (model_index.json, unet/, scheduler/) with safetensors weights; raise a clear error if not."
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"Model directory {str(path)!r} does not exist: pass the --output_dir of class_ddpm_train "
-                                "(a folder with model_index.json, unet/ and scheduler/).")
-    if not path.is_dir(): raise NotADirectoryError(f"{str(path)!r} is a file: pass the model directory that holds model_index.json.")
+        raise UserPathError(f"Model directory {str(path)!r} does not exist: pass the --output_dir of class_ddpm_train "
+                            "(a folder with model_index.json, unet/ and scheduler/).")
+    if not path.is_dir(): raise UserError(f"{str(path)!r} is a file: pass the model directory that holds model_index.json.")
     index = path / "model_index.json"
     if not index.is_file():
         hint = (" It looks like a bare model folder (config.json and weights): load the pipeline folder above it."
                 if (path / "config.json").is_file() else "")
-        raise FileNotFoundError(f"{str(path)!r} is not a pipeline directory: it has no model_index.json.{hint} "
-                                "Pass the --output_dir of class_ddpm_train, or a folder written by pipe.save_pretrained(...).")
+        raise UserPathError(f"{str(path)!r} is not a pipeline directory: it has no model_index.json.{hint} "
+                            "Pass the --output_dir of class_ddpm_train, or a folder written by pipe.save_pretrained(...).")
     try: config = json.loads(index.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f"{index} is not valid JSON ({e}): re-save the pipeline.") from None
+    except json.JSONDecodeError as e: raise UserError(f"{index} is not valid JSON ({e}): re-save the pipeline.") from None
     for name in ("unet", "scheduler"):
         if name not in config or not (path / name).is_dir():
-            raise FileNotFoundError(f"{str(path)!r} is not a complete pipeline: it has no {name}/ "
-                                    f"({'missing from model_index.json' if name not in config else 'folder missing'}).")
+            raise UserPathError(f"{str(path)!r} is not a complete pipeline: it has no {name}/ "
+                                f"({'missing from model_index.json' if name not in config else 'folder missing'}).")
     if use_safetensors:
         files = [f for f in (path / "unet").iterdir() if f.is_file()]
         if not any(f.name.endswith(".safetensors") for f in files):
             pickles = [f.name for f in files if f.name.endswith(PICKLE_SUFFIXES)]
             what = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
-            raise ValueError(f"{path / 'unet'} has {what} and no .safetensors file. Pickle files can run code when loaded, "
-                             "so they are not opened. If you trust the file, convert it once: "
-                             "UNet2DModel.from_pretrained(DIR, subfolder='unet', use_safetensors=False).save_pretrained(DIR + '/unet').")
+            raise UserError(f"{path / 'unet'} has {what} and no .safetensors file. Pickle files can run code when loaded, "
+                            "so they are not opened. If you trust the file, convert it once: "
+                            "UNet2DModel.from_pretrained(DIR, subfolder='unet', use_safetensors=False).save_pretrained(DIR + '/unet').")
     return config
 
 # %% ../nbs/05_pipeline.ipynb #5c915ff8
@@ -150,29 +151,29 @@ def _step_kwargs(scheduler, generator):
 
 def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps):
     if isinstance(num_images_per_class, bool) or not isinstance(num_images_per_class, (int, np.integer)) or num_images_per_class < 1:
-        raise ValueError(f"num_images_per_class must be a positive int, not {num_images_per_class!r}.")
+        raise UserError(f"num_images_per_class must be a positive int, not {num_images_per_class!r}.")
     _check_guidance(pipe, guidance_scale)
     T = pipe.scheduler.config.num_train_timesteps
     if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, (int, np.integer)) or not 1 <= num_inference_steps <= T:
-        raise ValueError(f"num_inference_steps must be an int from 1 to {T} (the steps the model was trained with), "
-                         f"not {num_inference_steps!r}.")
+        raise UserError(f"num_inference_steps must be an int from 1 to {T} (the steps the model was trained with), "
+                        f"not {num_inference_steps!r}.")
     if output_type not in ("pil", "np", "pt"):
-        raise ValueError(f"output_type must be 'pil', 'np' or 'pt', not {output_type!r}.")
+        raise UserError(f"output_type must be 'pil', 'np' or 'pt', not {output_type!r}.")
     if not isinstance(callback_steps, int) or callback_steps < 1:
-        raise ValueError(f"callback_steps must be a positive int, not {callback_steps!r}.")
+        raise UserError(f"callback_steps must be a positive int, not {callback_steps!r}.")
 
 def _check_guidance(pipe, guidance_scale):
     if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float, np.floating)) or not math.isfinite(guidance_scale):
-        raise ValueError(f"guidance_scale must be a number (1 = no guidance), not {guidance_scale!r}.")
+        raise UserError(f"guidance_scale must be a number (1 = no guidance), not {guidance_scale!r}.")
     if guidance_scale != 1 and not pipe.has_null_class:
         c = pipe.unet.config
         why = (f"its UNet embeds the label like a timestep (class_embed_type={c.class_embed_type!r}, the original script's layout), "
                "which has no null class" if c.class_embed_type else
                f"its class table has {c.num_class_embeds} rows for {pipe.num_classes} classes, none left for the null class")
-        raise ValueError(f"guidance_scale={guidance_scale} needs the null class ('no class', index {pipe.num_classes}) that "
-                         f"classifier-free guidance compares against, but this model has none: {why}; it was trained without "
-                         "label dropout. Use guidance_scale=1.0, or train a model with a null class (conditional_unet(..., "
-                         "null_class=True) and label dropout, as class_ddpm_train does).")
+        raise UserError(f"guidance_scale={guidance_scale} needs the null class ('no class', index {pipe.num_classes}) that "
+                        f"classifier-free guidance compares against, but this model has none: {why}; it was trained without "
+                        "label dropout. Use guidance_scale=1.0, or train a model with a null class (conditional_unet(..., "
+                        "null_class=True) and label dropout, as class_ddpm_train does).")
 
 def to_pil(images:np.ndarray, # (B, H, W, C) floats in [0, 1], C = 1 or 3
           )->list: # PIL images: mode "L" for one channel, "RGB" for three
@@ -216,18 +217,18 @@ def class_indices(class_labels, # an index, a class name, a list of either, or a
     elif isinstance(class_labels, (str, int, np.integer)): class_labels = [class_labels]
     if not isinstance(class_labels, (list, tuple)):
         raise TypeError(f"class_labels must be an index, a class name, a list of either or a tensor, not {type(class_labels).__name__}.")
-    if len(class_labels) == 0: raise ValueError("class_labels is empty: ask for at least one class.")
+    if len(class_labels) == 0: raise UserError("class_labels is empty: ask for at least one class.")
     out = []
     for c in class_labels:
         if isinstance(c, str):
             if c not in names:
                 listed = ", ".join(map(repr, names[:50])) + (f" and {n - 50} more" if n > 50 else "")
-                raise ValueError(f"Unknown class name {c!r}: this model's classes are {listed}.")
+                raise UserError(f"Unknown class name {c!r}: this model's classes are {listed}.")
             out.append(names.index(c))
         elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
             if not 0 <= c < n:
-                raise ValueError(f"Class index {c} is out of range: this model has {n} classes, 0 to {n - 1} "
-                                 f"({names[0]!r} to {names[-1]!r}).")
+                raise UserError(f"Class index {c} is out of range: this model has {n} classes, 0 to {n - 1} "
+                                f"({names[0]!r} to {names[-1]!r}).")
             out.append(int(c))
         else: raise TypeError(f"A class label must be an index or a class name, not {c!r}.")
     return torch.tensor(out, dtype=torch.long)
@@ -258,8 +259,8 @@ class ClassConditionalPipeline(DiffusionPipeline):
         names = default_class_names(self.unet) if names is None else check_class_names(names, self.unet)
         old = getattr(self.config, "class_names", None)
         if old is not None and len(names) != len(old):
-            raise ValueError(f"This pipeline has {len(old)} classes: pass {len(old)} names (for another number of classes "
-                             "build a new pipeline with ClassConditionalPipeline(unet, scheduler, class_names)).")
+            raise UserError(f"This pipeline has {len(old)} classes: pass {len(old)} names (for another number of classes "
+                            "build a new pipeline with ClassConditionalPipeline(unet, scheduler, class_names)).")
         self.register_to_config(class_names=names_to_config(names))
 
     @property
@@ -358,7 +359,7 @@ def sampling_scheduler(name:str, # one of `SAMPLERS`: "ddpm", "ddim", "dpmsolver
     "A diffusers scheduler of kind `name` for the noise levels in `config`, set up for sampling."
     key = name.lower().replace("_", "-").replace(" ", "-")
     key = _SAMPLER_ALIASES.get(key, key)
-    if key not in SAMPLERS: raise ValueError(f"Unknown scheduler {name!r}: use one of {', '.join(SAMPLERS)}.")
+    if key not in SAMPLERS: raise UserError(f"Unknown scheduler {name!r}: use one of {', '.join(SAMPLERS)}.")
     cls, settings = SAMPLERS[key]
     return cls.from_config(config, **{**settings, **overrides})
 
@@ -448,9 +449,9 @@ def denoising_gif(pipe:ClassConditionalPipeline, # the pipeline to sample with
 
 # %% ../nbs/05_pipeline.ipynb #51b3727e
 def make_parser()->argparse.ArgumentParser:
-    "The `class_ddpm_sample` argument parser."
-    p = argparse.ArgumentParser(prog="class_ddpm_sample", description="Sample images of chosen classes from a trained "
-                                "class_ddpm (or original-script) pipeline into an image folder DIR/<class name>/<k>.png.")
+    "The `class_ddpm_sample` argument parser (with `--debug`, lesson 08)."
+    p = CommandParser(prog="class_ddpm_sample", description="Sample images of chosen classes from a trained "
+                      "class_ddpm (or original-script) pipeline into an image folder DIR/<class name>/<k>.png.")
     p.add_argument("model_dir", help="the pipeline folder (class_ddpm_train's --output_dir)")
     p.add_argument("--output_dir", required=True, help="where to write <class name>/<k>.png and grid.png")
     p.add_argument("--num_images_per_class", type=int, default=8, help="images per class (default 8)")
@@ -511,30 +512,44 @@ def sample_to_folder(pipe:ClassConditionalPipeline, # the pipeline to sample wit
     labelled_grid(grid_images, [pipe.class_names[i] for i in labels], grid_n).save(out / "grid.png")
     return out
 
-def main(argv:list|None=None, # command-line arguments; None: `sys.argv[1:]`
-        ):
-    "The `class_ddpm_sample` command: sample a trained pipeline into an image folder, with a grid (and a GIF)."
+def _device(name:str|None)->str:
+    "The torch device to sample on: `name` checked, or CUDA when there is one."
+    if name is None: return "cuda" if torch.cuda.is_available() else "cpu"
+    try: device = torch.device(name)
+    except RuntimeError: raise UserError(f"--device {name!r} is not a torch device: use cpu, cuda, cuda:1, mps, ...") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: this machine has no CUDA GPU that torch can use. Use --device cpu (or leave --device out).")
+    return name
+
+def _sample_command(argv):
     args = make_parser().parse_args(argv)
-    try:
-        if args.num_images_per_class < 1: raise ValueError(f"--num_images_per_class must be at least 1, not {args.num_images_per_class}.")
-        if args.batch_size < 1: raise ValueError(f"--batch_size must be at least 1, not {args.batch_size}.")
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        pipe = ClassConditionalPipeline.from_pretrained(args.model_dir).to(device)
-        pipe.scheduler = sampling_scheduler(args.scheduler, pipe.scheduler.config)
-        steps = args.num_inference_steps
-        if steps is None: steps = min(DEFAULT_STEPS[args.scheduler], pipe.scheduler.config.num_train_timesteps)
-        labels = None if args.class_labels is None else [_cli_label(t, pipe.class_names) for t in args.class_labels]
-        kw = dict(guidance_scale=args.guidance_scale, num_inference_steps=steps)
-        _check_call(pipe, args.num_images_per_class, pipe.guidance_scale if args.guidance_scale is None else args.guidance_scale,
-                    steps, "pil", 1)
-        if labels is not None: pipe.encode_labels(labels)
-        out = sample_to_folder(pipe, args.output_dir, args.num_images_per_class, labels, args.batch_size,
-                               torch.Generator().manual_seed(args.seed), **kw)
-        if args.gif:
-            denoising_gif(pipe, labels if labels is not None else list(range(pipe.num_classes)), out / "denoising.gif",
-                          n_images=min(args.num_images_per_class, 4), generator=torch.Generator().manual_seed(args.seed), **kw)
-    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError) as e:
-        raise SystemExit(f"class_ddpm_sample: error: {e}") from None
+    if args.num_images_per_class < 1: raise UserError(f"--num_images_per_class must be at least 1, not {args.num_images_per_class}.")
+    if args.batch_size < 1: raise UserError(f"--batch_size must be at least 1, not {args.batch_size}.")
+    if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
+        raise UserError(f"--output_dir {args.output_dir} is a file: pass a folder (it is created if missing).")
+    device = _device(args.device)
+    with user_input(f"Could not load the pipeline {args.model_dir}", "Pass the --output_dir of class_ddpm_train (a folder with "
+                    "model_index.json, unet/ and scheduler/), or a folder written by pipe.save_pretrained(...)."):
+        pipe = ClassConditionalPipeline.from_pretrained(args.model_dir)
+    pipe = pipe.to(device)
+    pipe.scheduler = sampling_scheduler(args.scheduler, pipe.scheduler.config)
+    steps = args.num_inference_steps
+    if steps is None: steps = min(DEFAULT_STEPS[args.scheduler], pipe.scheduler.config.num_train_timesteps)
+    labels = None if args.class_labels is None else [_cli_label(t, pipe.class_names) for t in args.class_labels]
+    kw = dict(guidance_scale=args.guidance_scale, num_inference_steps=steps)
+    _check_call(pipe, args.num_images_per_class, pipe.guidance_scale if args.guidance_scale is None else args.guidance_scale,
+                steps, "pil", 1)
+    if labels is not None: pipe.encode_labels(labels)
+    out = sample_to_folder(pipe, args.output_dir, args.num_images_per_class, labels, args.batch_size,
+                           torch.Generator().manual_seed(args.seed), **kw)
+    if args.gif:
+        denoising_gif(pipe, labels if labels is not None else list(range(pipe.num_classes)), out / "denoising.gif",
+                      n_images=min(args.num_images_per_class, 4), generator=torch.Generator().manual_seed(args.seed), **kw)
     n = len(set(pipe.encode_labels(labels).tolist())) if labels is not None else pipe.num_classes
     print(f"Wrote {n * args.num_images_per_class} images ({n} class{'es' if n != 1 else ''} x {args.num_images_per_class}) to {out}/<class name>/, "
           f"and {out / 'grid.png'}" + (f" and {out / 'denoising.gif'}" if args.gif else ""))
+
+def main(argv:list|None=None, # command-line arguments; None: `sys.argv[1:]`
+        ):
+    "The `class_ddpm_sample` command: sample a trained pipeline into an image folder, with a grid (and a GIF); an error in the input is one line and exit status 2 (lesson 08)."
+    run_command("class_ddpm_sample", _sample_command, argv)

@@ -6,8 +6,8 @@
 __all__ = ['CHOICES', 'DIGITS_DEFAULTS', 'DATASET_DEFAULTS', 'STATE_FILE', 'METRICS_FILE', 'METRICS_COLUMNS', 'TrainConfig',
            'uses_digits', 'resolve_config', 'field_help', 'make_parser', 'parse_args', 'find_checkpoint',
            'check_config', 'list_checkpoints', 'prune_checkpoints', 'save_checkpoint', 'step_generator',
-           'batches_per_epoch', 'batch_indices', 'epoch_batches', 'load_data', 'build_unet', 'inference_scheduler',
-           'write_progress_gif', 'read_metrics', 'plot_loss', 'make_optimizer', 'train', 'main']
+           'batches_per_epoch', 'batch_indices', 'epoch_batches', 'load_data', 'build_unet', 'check_checkpoint_fits',
+           'inference_scheduler', 'write_progress_gif', 'read_metrics', 'plot_loss', 'make_optimizer', 'train', 'main']
 
 # %% ../nbs/04_training.ipynb #401a4288
 import argparse, csv, dataclasses, hashlib, inspect, json, math, os, re, shutil, sys, time, typing, warnings
@@ -27,9 +27,10 @@ from tqdm import tqdm
 
 from .corruption import BETA_SCHEDULES, PREDICTION_TYPES, add_noise, make_scheduler
 from .data import load_image_dataset
+from .errors import CommandParser, UserError, UserPathError, run_command, user_input
 from .pipeline import DEFAULT_STEPS, SAMPLERS, ClassConditionalPipeline, class_grid, sampling_scheduler
 from .snr import WEIGHTINGS, diffusion_loss
-from .unet import PRESETS, conditional_unet, has_null_class
+from .unet import PRESETS, _check_resolution, conditional_unet, fitting_preset, has_null_class
 
 # %% ../nbs/04_training.ipynb #04372162
 CHOICES = dict(  # the flags with a fixed set of values (checked before any training)
@@ -118,11 +119,14 @@ def uses_digits(config:TrainConfig, # the training configuration
 
 def resolve_config(config:TrainConfig, # a config with some fields left at None
                   )->TrainConfig: # a copy with every `None` default filled in
-    "Fill the fields left at `None` with the digits defaults or the original script's defaults."
+    "Fill the fields left at `None` with the digits defaults or the original script's defaults (a preset that fits the resolution)."
     c = dataclasses.replace(config)
+    choose_preset = c.preset is None and c.model_config_name_or_path is None
     for k, v in (DIGITS_DEFAULTS if uses_digits(c) else DATASET_DEFAULTS).items():
         given_length = c.max_train_steps is not None or c.num_epochs is not None  # the run's length is the user's
         if getattr(c, k) is None and not (k in ("num_epochs", "max_train_steps") and given_length): setattr(c, k, v)
+    if choose_preset and isinstance(c.resolution, int) and c.resolution > 0:  # the default if it can halve the side, else the largest that can
+        c.preset = fitting_preset(c.resolution, c.preset) or c.preset
     if c.ddpm_num_inference_steps is None:
         c.ddpm_num_inference_steps = min(DEFAULT_STEPS.get(c.inference_scheduler, 50), c.ddpm_num_steps)
     return c
@@ -144,9 +148,9 @@ def _flag_type(tp):
     return args[0] if args else tp
 
 def make_parser()->argparse.ArgumentParser:
-    "The `class_ddpm_train` argument parser, one flag per `TrainConfig` field."
-    p = argparse.ArgumentParser(prog="class_ddpm_train", description="Train a class-conditional DDPM (class_ddpm).",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    "The `class_ddpm_train` argument parser, one flag per `TrainConfig` field (and `--debug`, lesson 08)."
+    p = CommandParser(prog="class_ddpm_train", description="Train a class-conditional DDPM (class_ddpm).",
+                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     hints, helps = typing.get_type_hints(TrainConfig), field_help()
     for f in fields(TrainConfig):
         tp, kw = _flag_type(hints[f.name]), dict(default=f.default, help=helps.get(f.name) or f.name)
@@ -161,19 +165,19 @@ def parse_args(argv:Optional[list]=None, # the arguments; None: `sys.argv[1:]`
               )->TrainConfig:
     "Parse `class_ddpm_train` flags into a `TrainConfig`."
     ns = vars(make_parser().parse_args(argv))
-    ns.pop("local_rank")
+    ns.pop("local_rank"); ns.pop("debug")  # `run_command` reads --debug
     return TrainConfig(**ns)
 
 # %% ../nbs/04_training.ipynb #ac24140a
 def _choice(config, name):
     v = getattr(config, name)
     if v not in CHOICES[name]:
-        raise ValueError(f"Unknown {name} {v!r}: use one of {', '.join(CHOICES[name])} (--{name}).")
+        raise UserError(f"Unknown {name} {v!r}: use one of {', '.join(CHOICES[name])} (--{name}).")
 
 def _positive(config, name, allow_none=True):
     v = getattr(config, name)
     if (v is None and not allow_none) or (v is not None and v < 1):
-        raise ValueError(f"--{name} must be a positive integer, not {v!r}.")
+        raise UserError(f"--{name} must be a positive integer, not {v!r}.")
 
 def find_checkpoint(output_dir, # the run folder
                     name:str="latest", # "latest", a folder path, or a checkpoint name inside `output_dir`
@@ -185,11 +189,11 @@ def find_checkpoint(output_dir, # the run folder
     for p in (Path(name).expanduser(), Path(output_dir) / name):
         if p.is_dir():
             if not (p / STATE_FILE).exists():
-                raise FileNotFoundError(f"{p} is not a complete class_ddpm checkpoint (no {STATE_FILE}); "
-                                        "use --resume_from_checkpoint latest to take the newest complete one.")
+                raise UserPathError(f"{p} is not a complete class_ddpm checkpoint (no {STATE_FILE}); "
+                                    "use --resume_from_checkpoint latest to take the newest complete one.")
             return p
-    raise FileNotFoundError(f"--resume_from_checkpoint {name}: no such checkpoint folder (looked for {Path(name)} and "
-                            f"{Path(output_dir) / name}). Use 'latest' or a folder like {Path(output_dir) / 'checkpoint-500'}.")
+    raise UserPathError(f"--resume_from_checkpoint {name}: no such checkpoint folder (looked for {Path(name)} and "
+                        f"{Path(output_dir) / name}). Use 'latest' or a folder like {Path(output_dir) / 'checkpoint-500'}.")
 
 def check_config(config:TrainConfig, # a resolved config (`resolve_config`)
                 ):
@@ -200,22 +204,22 @@ def check_config(config:TrainConfig, # a resolved config (`resolve_config`)
                  "ddpm_num_inference_steps", "num_images_per_class", "ddpm_num_steps", "num_classes"):
         _positive(config, name)
     if config.num_epochs is None and config.max_train_steps is None:
-        raise ValueError("Give --num_epochs or --max_train_steps.")
+        raise UserError("Give --num_epochs or --max_train_steps.")
     if config.model_config_name_or_path is None and config.preset not in PRESETS:
-        raise ValueError(f"Unknown preset {config.preset!r}: use one of {', '.join(PRESETS)} (--preset).")
-    if not 0 <= config.class_dropout_prob < 1: raise ValueError(f"--class_dropout_prob must be in [0, 1), not {config.class_dropout_prob}.")
+        raise UserError(f"Unknown preset {config.preset!r}: use one of {', '.join(PRESETS)} (--preset).")
+    if not 0 <= config.class_dropout_prob < 1: raise UserError(f"--class_dropout_prob must be in [0, 1), not {config.class_dropout_prob}.")
     if config.guidance_scale != 1 and config.class_dropout_prob == 0:
-        raise ValueError(f"--guidance_scale {config.guidance_scale} needs a model that learned the null class: keep "
-                         "--class_dropout_prob above 0 (e.g. 0.1), or use --guidance_scale 1.")
+        raise UserError(f"--guidance_scale {config.guidance_scale} needs a model that learned the null class: keep "
+                        "--class_dropout_prob above 0 (e.g. 0.1), or use --guidance_scale 1.")
     if config.ddpm_num_inference_steps > config.ddpm_num_steps:
-        raise ValueError(f"--ddpm_num_inference_steps {config.ddpm_num_inference_steps} is more than the "
-                         f"{config.ddpm_num_steps} training steps (--ddpm_num_steps).")
+        raise UserError(f"--ddpm_num_inference_steps {config.ddpm_num_inference_steps} is more than the "
+                        f"{config.ddpm_num_steps} training steps (--ddpm_num_steps).")
     if config.logger != "none":
         import importlib.util
         pkg = "tensorboard" if config.logger == "tensorboard" else "wandb"
         if importlib.util.find_spec(pkg) is None:
-            raise ImportError(f"--logger {config.logger} needs the {pkg} package: pip install {pkg} (or use --logger none; "
-                              "the metrics log is written either way).")
+            raise UserError(f"--logger {config.logger} needs the {pkg} package: pip install {pkg} (or use --logger none; "
+                            "the metrics log is written either way).")
     if config.resume_from_checkpoint not in (None, "latest"): find_checkpoint(config.output_dir, config.resume_from_checkpoint)
 
 # %% ../nbs/04_training.ipynb #d9658bc0
@@ -322,7 +326,7 @@ def epoch_batches(data, # an `ImageDataset` (anything with `__getitems__` and `_
 def load_data(config:TrainConfig, # a resolved config
              ):
     "The training `ImageDataset` for `config`, with `--num_classes` checked against the data."
-    source = config.dataset_name or config.train_data_dir or "digits"
+    source = config.dataset_name or (Path(config.train_data_dir) if config.train_data_dir else "digits")  # a path, never a Hub name
     return load_image_dataset(source, resolution=config.resolution, center_crop=config.center_crop, random_flip=False,
                               image_column=config.image_column, label_column=config.label_column,
                               num_classes=config.num_classes, cache_dir=config.cache_dir,
@@ -336,15 +340,41 @@ def build_unet(config:TrainConfig, # a resolved config
     torch.manual_seed(config.seed)
     if config.model_config_name_or_path is None:
         return conditional_unet(num_classes, config.resolution, in_channels=channels, preset=config.preset)
-    cfg = UNet2DModel.load_config(config.model_config_name_or_path)
+    path = config.model_config_name_or_path
+    with user_input(f"--model_config_name_or_path {path}", "Pass a diffusers UNet2DModel config: a folder with config.json, or the file."):
+        cfg = UNet2DModel.load_config(path)
+    if cfg.get("_class_name", "UNet2DModel") != "UNet2DModel":
+        raise UserError(f"--model_config_name_or_path {path} is the config of a {cfg['_class_name']}, not of a UNet2DModel: pass "
+                        "the unet/ folder of a pipeline, or a UNet2DModel config.json.")
     unet = UNet2DModel.from_config(cfg)
+    _check_resolution(config.resolution, len(unet.config.block_out_channels), f"the UNet of {path}")
     if unet.config.in_channels != channels or unet.config.out_channels != channels:
-        raise ValueError(f"The UNet config {config.model_config_name_or_path} has in/out channels {unet.config.in_channels}/"
-                         f"{unet.config.out_channels} but the images have {channels}.")
+        raise UserError(f"The UNet config {config.model_config_name_or_path} has in/out channels {unet.config.in_channels}/"
+                        f"{unet.config.out_channels} but the images have {channels}.")
     if (unet.config.num_class_embeds or 0) < num_classes:
-        raise ValueError(f"The UNet config {config.model_config_name_or_path} has num_class_embeds={unet.config.num_class_embeds} "
-                         f"but the data has {num_classes} classes (give it {num_classes + 1}: one more for the null class).")
+        raise UserError(f"The UNet config {config.model_config_name_or_path} has num_class_embeds={unet.config.num_class_embeds} "
+                        f"but the data has {num_classes} classes (give it {num_classes + 1}: one more for the null class).")
     return unet
+
+def check_checkpoint_fits(checkpoint, # a checkpoint folder to resume from
+                          unet:UNet2DModel, # the UNet this run built
+                         ):
+    "Raise a `UserError` if the weights in `checkpoint` do not fit `unet` (a run with another preset, size, channels or classes)."
+    ck = Path(checkpoint)
+    weights = ck / "model.safetensors"
+    if not weights.exists(): return  # accelerate's `load_state` reports what is missing
+    from safetensors import safe_open
+    with user_input(f"The checkpoint {ck}", "Resume from another checkpoint, or start a new run."):
+        with safe_open(str(weights), "pt") as f: saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    now = {k: tuple(v.shape) for k, v in unet.state_dict().items()}
+    if saved == now: return
+    bad = sorted(set(saved) ^ set(now)) or sorted(k for k in now if saved[k] != now[k])
+    try: was = json.loads((ck / STATE_FILE).read_text()).get("config", {})
+    except (OSError, ValueError): was = {}
+    flags = " ".join(f"--{k} {was[k]}" for k in ("preset", "model_config_name_or_path", "resolution", "num_classes") if was.get(k) is not None)
+    raise UserError(f"The checkpoint {ck} holds the weights of another model ({len(bad)} tensors differ, e.g. {bad[0]}: "
+                    f"{saved.get(bad[0], 'absent')} saved, {now.get(bad[0], 'absent')} now){': it was saved with ' + flags if flags else ''}. "
+                    "Resume with the settings it was trained with, or start a new run in another --output_dir.")
 
 # %% ../nbs/04_training.ipynb #329ddd53
 def inference_scheduler(config:TrainConfig, # a resolved config
@@ -425,13 +455,16 @@ def _weights_sha256(model)->str:
     for k, v in sorted(model.state_dict().items()): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
-def _prepare_output_dir(config, resume):
+def _prepare_output_dir(config, resume, act=True):
+    "Check the output folder (every process, so that all stop on a user error); with `act`, clear or create it (the main process)."
     out = Path(config.output_dir)
+    if out.exists() and not out.is_dir(): raise UserError(f"--output_dir {out} is a file: pass a folder (it is created if missing).")
     holds_run = out.is_dir() and any((out / n).exists() for n in (METRICS_FILE, "model_index.json")) or bool(list_checkpoints(out))
+    if holds_run and not resume and not config.overwrite_output_dir:
+        raise UserError(f"{out} already holds a training run: pass --resume_from_checkpoint latest to continue it, "
+                        "--overwrite_output_dir to start over, or another --output_dir.")
+    if not act: return
     if holds_run and not resume:
-        if not config.overwrite_output_dir:
-            raise FileExistsError(f"{out} already holds a training run: pass --resume_from_checkpoint latest to continue it, "
-                                  "--overwrite_output_dir to start over, or another --output_dir.")
         for p in out.iterdir():
             if p.name != config.logging_dir: shutil.rmtree(p) if p.is_dir() else p.unlink()
     out.mkdir(parents=True, exist_ok=True)
@@ -451,23 +484,27 @@ def train(config:TrainConfig, # the run's settings (`None` fields get `resolve_c
                               log_with=None if c.logger == "none" else c.logger,
                               project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / c.logging_dir)))
     if c.mixed_precision == "fp16" and accelerator.device.type != "cuda":
-        raise ValueError(f"--mixed_precision fp16 needs a CUDA GPU; on {accelerator.device.type} accelerate would silently train "
-                         "in float32. Use --mixed_precision bf16 (works on the CPU) or no.")
+        raise UserError(f"--mixed_precision fp16 needs a CUDA GPU; on {accelerator.device.type} accelerate would silently train "
+                        "in float32. Use --mixed_precision bf16 (works on the CPU) or no.")
     main, P, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
 
     # --- the data, the model and the checks that need them: all before the first step
-    with accelerator.main_process_first(): data = load_data(c)
+    with accelerator.main_process_first():  # on a bad data source every process fails the same way, the main one first
+        try: data, bad_data = load_data(c), None
+        except UserError as e: data, bad_data = None, e
+    if bad_data is not None: raise bad_data
     num_classes, names = len(data.class_names), data.class_names
     unet = build_unet(c, num_classes, data.channels)
     null = has_null_class(unet, num_classes)
     if c.class_dropout_prob > 0 and not null:
-        raise ValueError(f"--class_dropout_prob {c.class_dropout_prob} needs a UNet with a null class (num_class_embeds = "
-                         f"{num_classes + 1}); this one has {unet.config.num_class_embeds}. Use --class_dropout_prob 0.")
+        raise UserError(f"--class_dropout_prob {c.class_dropout_prob} needs a UNet with a null class (num_class_embeds = "
+                        f"{num_classes + 1}); this one has {unet.config.num_class_embeds}. Use --class_dropout_prob 0.")
     resume = None
     if c.resume_from_checkpoint is not None:
         resume = find_checkpoint(out, c.resume_from_checkpoint)
+        if resume is not None: check_checkpoint_fits(resume, unet)
         if resume is None and main: print(f"No checkpoint in {out} yet: starting a new run.")
-    if main: _prepare_output_dir(c, resume is not None or c.resume_from_checkpoint == "latest")
+    _prepare_output_dir(c, resume is not None or c.resume_from_checkpoint == "latest", act=main)
     accelerator.wait_for_everyone()
 
     noise_scheduler = make_scheduler(c.ddpm_num_steps, c.ddpm_beta_schedule, c.prediction_type)
@@ -502,7 +539,9 @@ def train(config:TrainConfig, # the run's settings (`None` fields get `resolve_c
         _truncate_metrics(out / METRICS_FILE, global_step)
         for p in (out / "samples").glob("epoch_*.png"):
             if int(p.stem.split("_")[1]) * n_batches > global_step * c.gradient_accumulation_steps: p.unlink()
-        print(f"Training on {len(data)} images of {num_classes} classes "
+        model = (f"the UNet of {c.model_config_name_or_path}" if c.model_config_name_or_path else f"the {c.preset!r} preset"
+                 + (f" (it fits {c.resolution} px; --preset to choose)" if config.preset is None else ""))
+        print(f"Training {model} on {len(data)} images of {num_classes} classes "
               f"({data.channels}x{c.resolution}x{c.resolution}): {max_steps} steps of {c.train_batch_size} x {P} process(es)"
               f" x {c.gradient_accumulation_steps} accumulated, {num_epochs} epoch(s), into {out}")
     if c.logger != "none" and main:
@@ -626,7 +665,12 @@ def _push_to_hub(c, out):
 # %% ../nbs/04_training.ipynb #6ed68e91
 def main(argv:Optional[list]=None, # command-line arguments; None: `sys.argv[1:]`
         ):
-    "The `class_ddpm_train` command: parse the flags and train."
+    "The `class_ddpm_train` command: parse the flags and train; an error in the input is one line and exit status 2 (lesson 08)."
+    run_command("class_ddpm_train", _train_command, argv)
+
+def _train_command(argv):
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # join the process group first, so that on an error all processes stop together
+        PartialState(cpu=not torch.cuda.is_available())
     out = train(parse_args(argv))
     if PartialState().is_main_process: print(f"Saved the pipeline to {out}")
 

@@ -8,9 +8,10 @@ import math, operator
 import torch
 from torch import Tensor
 from diffusers import UNet2DModel
+from .errors import UserError
 
 # %% auto #0
-__all__ = ['PRESETS', 'conditional_unet', 'has_null_class', 'check_class_labels']
+__all__ = ['PRESETS', 'fitting_preset', 'conditional_unet', 'has_null_class', 'check_class_labels']
 
 # %% ../nbs/01_unet.ipynb #1414852f
 PRESETS = {
@@ -24,6 +25,15 @@ PRESETS = {
                     up_block_types=("UpBlock2D", "AttnUpBlock2D") + ("UpBlock2D",) * 4),
 }
 
+# %% ../nbs/01_unet.ipynb #233aa9ae
+def fitting_preset(resolution:int, # the image side in pixels
+                   preferred:str="cifar10", # the preset to take when it fits
+                  )->str|None: # a preset whose levels can halve `resolution`; None: none can
+    "`preferred` if its levels can halve `resolution` into whole pixels, else the largest preset that can (None if none can)."
+    def fits(name): return resolution % 2 ** (len(PRESETS[name]["block_out_channels"]) - 1) == 0
+    if preferred in PRESETS and fits(preferred): return preferred
+    return next((name for name in reversed(PRESETS) if fits(name)), None)  # PRESETS run from the smallest to the largest
+
 # %% ../nbs/01_unet.ipynb #388ed4f2
 def _check_resolution(resolution, levels, what):
     "Raise if `resolution` cannot be halved `levels - 1` times into whole pixels."
@@ -33,8 +43,8 @@ def _check_resolution(resolution, levels, what):
     while len(path) < levels and r == int(r): r /= 2; path.append(f"{r:g}")
     lo, hi = (resolution // m) * m, (resolution // m + 1) * m
     eg = f"{lo} or {hi}" if lo else f"{hi}, {2 * hi}"
-    raise ValueError(f"resolution={resolution} cannot be halved down the {levels} levels of {what} "
-                     f"({' -> '.join(path)} is not a whole number of pixels). Use a multiple of {m}, e.g. {eg}.")
+    raise UserError(f"resolution={resolution} cannot be halved down the {levels} levels of {what} "
+                    f"({' -> '.join(path)} is not a whole number of pixels). Use a multiple of {m}, e.g. {eg}.")
 
 # %% ../nbs/01_unet.ipynb #ef4beb64
 def _check_groups(channels, groups):
@@ -42,8 +52,8 @@ def _check_groups(channels, groups):
     bad = [c for c in channels if c % groups]
     if bad:
         ok = max(g for g in range(1, min(32, math.gcd(*channels)) + 1) if math.gcd(*channels) % g == 0)
-        raise ValueError(f"block_out_channels={tuple(channels)} must each be divisible by norm_num_groups={groups} "
-                         f"(GroupNorm); pass norm_num_groups={ok} or change the channels.")
+        raise UserError(f"block_out_channels={tuple(channels)} must each be divisible by norm_num_groups={groups} "
+                        f"(GroupNorm); pass norm_num_groups={ok} or change the channels.")
 
 # %% ../nbs/01_unet.ipynb #a725b938
 def conditional_unet(num_classes:int, # number of real classes; labels are 0..num_classes-1
@@ -55,20 +65,20 @@ def conditional_unet(num_classes:int, # number of real classes; labels are 0..nu
                     )->UNet2DModel:
     "A diffusers `UNet2DModel` whose class label, from a learned table, is added to its timestep embedding."
     if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}: use one of {', '.join(map(repr, PRESETS))} "
-                         "(or pick one and change it with overrides such as block_out_channels=...).")
+        raise UserError(f"Unknown preset {preset!r}: use one of {', '.join(map(repr, PRESETS))} "
+                        "(or pick one and change it with overrides such as block_out_channels=...).")
     try: num_classes = operator.index(num_classes)
-    except TypeError: raise ValueError(f"num_classes must be a whole number (how many classes the data has), got {num_classes!r}.") from None
-    if num_classes < 1: raise ValueError(f"num_classes must be at least 1 (how many classes the data has), got {num_classes}.")
+    except TypeError: raise UserError(f"num_classes must be a whole number (how many classes the data has), got {num_classes!r}.") from None
+    if num_classes < 1: raise UserError(f"num_classes must be at least 1 (how many classes the data has), got {num_classes}.")
     try: resolution = operator.index(resolution)
-    except TypeError: raise ValueError(f"resolution must be a whole number of pixels (square images), got {resolution!r}.") from None
-    if resolution < 1: raise ValueError(f"resolution must be a positive number of pixels, got {resolution}.")
+    except TypeError: raise UserError(f"resolution must be a whole number of pixels (square images), got {resolution!r}.") from None
+    if resolution < 1: raise UserError(f"resolution must be a positive number of pixels, got {resolution}.")
     for k, use in (("sample_size", "resolution"), ("num_class_embeds", "num_classes and null_class")):
-        if k in overrides: raise ValueError(f"Do not pass {k}: conditional_unet sets it from {use}.")
+        if k in overrides: raise UserError(f"Do not pass {k}: conditional_unet sets it from {use}.")
     embed_type = overrides.get("class_embed_type")
     if embed_type is not None and null_class:
-        raise ValueError(f"class_embed_type={embed_type!r} has no embedding table, so no null class: "
-                         "pass null_class=False with it (or drop class_embed_type to get the learned table).")
+        raise UserError(f"class_embed_type={embed_type!r} has no embedding table, so no null class: "
+                        "pass null_class=False with it (or drop class_embed_type to get the learned table).")
     cfg = {**PRESETS[preset], "sample_size": resolution, "in_channels": in_channels, "out_channels": in_channels,
            "class_embed_type": None, "num_class_embeds": num_classes + int(null_class), **overrides}
     what = f"the {preset!r} preset" if "block_out_channels" not in overrides else "the given block_out_channels"
@@ -92,11 +102,11 @@ def check_class_labels(class_labels, # an int, a sequence of ints or an integer 
     "`class_labels` as a 1-D long tensor, after checking each is a class index (or the null class)."
     try: labels = class_labels if isinstance(class_labels, Tensor) else torch.as_tensor(class_labels)
     except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"class labels must be integer class indices, got {class_labels!r}; "
-                         "turn class names into indices first (e.g. class_names.index(name)).") from None
-    if labels.numel() == 0: raise ValueError("No class labels given: pass at least one class index.")
+        raise UserError(f"class labels must be integer class indices, got {class_labels!r}; "
+                        "turn class names into indices first (e.g. class_names.index(name)).") from None
+    if labels.numel() == 0: raise UserError("No class labels given: pass at least one class index.")
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise ValueError(f"class labels must be integer class indices, got a {labels.dtype} tensor; use .long().")
+        raise UserError(f"class labels must be integer class indices, got a {labels.dtype} tensor; use .long().")
     labels = labels.reshape(-1).long()
     top = num_classes + int(bool(null_class))
     bad = (labels < 0) | (labels >= top)
@@ -105,5 +115,5 @@ def check_class_labels(class_labels, # an int, a sequence of ints or an integer 
         allowed = f"0..{num_classes - 1} for the {num_classes} classes" + (f", or {num_classes} for the null class" if null_class else "")
         hint = (" This model has no null class (built with null_class=False, or by the original script), "
                 "so it cannot do classifier-free guidance." if not null_class and b == num_classes else "")
-        raise ValueError(f"class label {b} is out of range: use {allowed}.{hint}")
+        raise UserError(f"class label {b} is out of range: use {allowed}.{hint}")
     return labels
