@@ -160,7 +160,7 @@ def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps,
         raise ValueError(f"num_inference_steps must be an int from 1 to {T} (the steps the model was trained with), "
                          f"not {num_inference_steps!r}.")
     if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be 'pil', 'np', 'pt' or 'latent', not {output_type!r}.")
+        raise ValueError(f"output_type must be 'pil', 'np' or 'pt' (or 'latent': x_0 in [-1, 1]), not {output_type!r}.")
     if not isinstance(callback_steps, int) or callback_steps < 1:
         raise ValueError(f"callback_steps must be a positive int, not {callback_steps!r}.")
     bad = [k for k in callback_on_step_end_tensor_inputs or [] if k not in pipe._callback_tensor_inputs]
