@@ -4,24 +4,28 @@
 
 # %% ../nbs/05_pipeline.ipynb #9002c6b9
 from __future__ import annotations
-import argparse, inspect, json, math
+import argparse, contextlib, importlib.util, inspect, json, math, threading
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image, ImageDraw, ImageFont
-import imageio.v3 as iio
-from tqdm.auto import tqdm
 from diffusers import (DiffusionPipeline, ImagePipelineOutput, UNet2DModel, DDPMScheduler, DDIMScheduler,
                        DPMSolverMultistepScheduler, EulerDiscreteScheduler)
+from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
+from diffusers.pipelines import pipeline_utils
+from diffusers.utils import deprecate
 from diffusers.utils.torch_utils import randn_tensor
-from .errors import CommandParser, UserError, UserPathError, run_command, user_input
-from .unet import has_null_class
+try:  # one-line command errors (lesson 08); saved beside a model as `pipeline.py`, this file must also stand alone
+    from class_ddpm.errors import CommandParser, UserError, UserPathError, run_command, user_input
+except ImportError:  # standalone: the checks raise plain errors (the command line is class_ddpm's, and not in it)
+    UserError, UserPathError = ValueError, FileNotFoundError
 
 # %% auto #0
-__all__ = ['ORIGINAL_NUM_CLASSES', 'PICKLE_SUFFIXES', 'SAMPLERS', 'DEFAULT_STEPS', 'names_to_config', 'names_from_config',
-           'default_class_names', 'check_class_names', 'check_pipeline_dir', 'clip_denoised_output', 'to_pil',
-           'ClassConditionalPipelineOutput', 'class_indices', 'ClassConditionalPipeline', 'sampling_scheduler',
-           'labelled_grid', 'class_grid', 'denoising_gif', 'make_parser', 'sample_to_folder', 'main']
+__all__ = ['ORIGINAL_NUM_CLASSES', 'PICKLE_SUFFIXES', 'OUTPUT_TYPES', 'NULL_CLASS_NAME', 'PIPELINE_FILE', 'SAMPLERS',
+           'DEFAULT_STEPS', 'names_to_config', 'names_from_config', 'default_class_names', 'check_class_names',
+           'check_pipeline_dir', 'clip_denoised_output', 'to_pil', 'ClassConditionalPipelineOutput', 'class_indices',
+           'pipeline_source', 'ClassConditionalPipeline', 'sampling_scheduler', 'labelled_grid', 'class_grid',
+           'denoising_gif', 'make_parser', 'sample_to_folder', 'main']
 
 # %% ../nbs/05_pipeline.ipynb #efc63798
 def names_to_config(class_names:list, # the class names, in label order
@@ -84,9 +88,9 @@ def _looks_like_hub_id(s:str)->bool:
     return s.count("/") == 1 and not s.startswith((".", "/", "~")) and "\\" not in s
 
 def check_pipeline_dir(path, # a local folder that should hold a saved pipeline
-                       use_safetensors:bool=True, # refuse pickle weights when no safetensors are there
+                       use_safetensors:bool|None=None, # True: refuse a folder with no safetensors weights
                       )->dict: # the parsed `model_index.json`
-    "Check `path` is a pipeline folder (model_index.json, unet/, scheduler/) with safetensors weights; raise a clear error if not."
+    "Check `path` is a pipeline folder (model_index.json, unet/, scheduler/) with weights; raise a clear error if not."
     path = Path(path)
     if not path.exists():
         raise UserPathError(f"Model directory {str(path)!r} does not exist: pass the --output_dir of class_ddpm_train "
@@ -104,14 +108,13 @@ def check_pipeline_dir(path, # a local folder that should hold a saved pipeline
         if name not in config or not (path / name).is_dir():
             raise UserPathError(f"{str(path)!r} is not a complete pipeline: it has no {name}/ "
                                 f"({'missing from model_index.json' if name not in config else 'folder missing'}).")
-    if use_safetensors:
-        files = [f for f in (path / "unet").iterdir() if f.is_file()]
-        if not any(f.name.endswith(".safetensors") for f in files):
-            pickles = [f.name for f in files if f.name.endswith(PICKLE_SUFFIXES)]
-            what = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
-            raise UserError(f"{path / 'unet'} has {what} and no .safetensors file. Pickle files can run code when loaded, "
-                            "so they are not opened. If you trust the file, convert it once: "
-                            "UNet2DModel.from_pretrained(DIR, subfolder='unet', use_safetensors=False).save_pretrained(DIR + '/unet').")
+    files = [f.name for f in (path / "unet").iterdir() if f.is_file()]
+    safe, pickles = [f for f in files if f.endswith(".safetensors")], [f for f in files if f.endswith(PICKLE_SUFFIXES)]
+    if not safe and (use_safetensors or not pickles):
+        what = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
+        raise UserError(f"{path / 'unet'} has {what} and no .safetensors file. "
+                         + ("Drop use_safetensors=True to read them with torch.load(weights_only=True), which loads tensors only."
+                            if pickles else "Re-save the pipeline with pipe.save_pretrained(DIR)."))
     return config
 
 # %% ../nbs/05_pipeline.ipynb #5c915ff8
@@ -145,35 +148,43 @@ def clip_denoised_output(model_output:torch.Tensor, # the (guided) UNet output f
     return (eps if prediction_type == "epsilon" else a * eps - s * x0).to(model_output.dtype)
 
 # %% ../nbs/05_pipeline.ipynb #ca0e9026
+OUTPUT_TYPES = ("pil", "np", "pt", "latent")
+
 def _step_kwargs(scheduler, generator):
     "`generator=` for the schedulers whose `step` draws noise (DDPM, DDIM with eta, SDE solvers)."
     return {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
 
-def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps):
+def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps=1,
+                callback_on_step_end_tensor_inputs=None):
     if isinstance(num_images_per_class, bool) or not isinstance(num_images_per_class, (int, np.integer)) or num_images_per_class < 1:
         raise UserError(f"num_images_per_class must be a positive int, not {num_images_per_class!r}.")
     _check_guidance(pipe, guidance_scale)
     T = pipe.scheduler.config.num_train_timesteps
     if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, (int, np.integer)) or not 1 <= num_inference_steps <= T:
         raise UserError(f"num_inference_steps must be an int from 1 to {T} (the steps the model was trained with), "
-                        f"not {num_inference_steps!r}.")
-    if output_type not in ("pil", "np", "pt"):
-        raise UserError(f"output_type must be 'pil', 'np' or 'pt', not {output_type!r}.")
+                         f"not {num_inference_steps!r}.")
+    if output_type not in OUTPUT_TYPES:
+        raise UserError(f"output_type must be 'pil', 'np' or 'pt' (or 'latent': x_0 in [-1, 1]), not {output_type!r}.")
     if not isinstance(callback_steps, int) or callback_steps < 1:
         raise UserError(f"callback_steps must be a positive int, not {callback_steps!r}.")
+    bad = [k for k in callback_on_step_end_tensor_inputs or [] if k not in pipe._callback_tensor_inputs]
+    if bad: raise UserError(f"callback_on_step_end_tensor_inputs {bad} are not tensors of this pipeline: "
+                             f"use some of {pipe._callback_tensor_inputs}.")
 
 def _check_guidance(pipe, guidance_scale):
     if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float, np.floating)) or not math.isfinite(guidance_scale):
         raise UserError(f"guidance_scale must be a number (1 = no guidance), not {guidance_scale!r}.")
     if guidance_scale != 1 and not pipe.has_null_class:
-        c = pipe.unet.config
-        why = (f"its UNet embeds the label like a timestep (class_embed_type={c.class_embed_type!r}, the original script's layout), "
-               "which has no null class" if c.class_embed_type else
-               f"its class table has {c.num_class_embeds} rows for {pipe.num_classes} classes, none left for the null class")
         raise UserError(f"guidance_scale={guidance_scale} needs the null class ('no class', index {pipe.num_classes}) that "
-                        f"classifier-free guidance compares against, but this model has none: {why}; it was trained without "
-                        "label dropout. Use guidance_scale=1.0, or train a model with a null class (conditional_unet(..., "
-                        "null_class=True) and label dropout, as class_ddpm_train does).")
+                         f"classifier-free guidance compares against, but this model has none: {_no_null_why(pipe)}; it was "
+                         "trained without label dropout. Use guidance_scale=1.0, or train a model with a null class "
+                         "(conditional_unet(..., null_class=True) and label dropout, as class_ddpm_train does).")
+
+def _no_null_why(pipe)->str:
+    c = pipe.unet.config
+    return (f"its UNet embeds the label like a timestep (class_embed_type={c.class_embed_type!r}, the original script's layout), "
+            "which has no null class" if c.class_embed_type else
+            f"its class table has {c.num_class_embeds} rows for {pipe.num_classes} classes, none left for the null class")
 
 def to_pil(images:np.ndarray, # (B, H, W, C) floats in [0, 1], C = 1 or 3
           )->list: # PIL images: mode "L" for one channel, "RGB" for three
@@ -186,12 +197,15 @@ def _initial_noise(pipe, batch_size, latents, generator):
     c, device, dtype = pipe.unet.config, pipe._execution_device, pipe.unet.dtype
     size = (c.sample_size, c.sample_size) if isinstance(c.sample_size, int) else tuple(c.sample_size)
     shape = (batch_size, c.in_channels, *size)
+    if isinstance(generator, list) and len(generator) != batch_size:
+        raise UserError(f"{len(generator)} generators for {batch_size} images: pass one generator, or one per image.")
     if latents is None: return randn_tensor(shape, generator=generator, device=device, dtype=dtype)
-    if tuple(latents.shape) != shape: raise ValueError(f"latents has shape {tuple(latents.shape)}; this call needs {shape}.")
+    if tuple(latents.shape) != shape: raise UserError(f"latents has shape {tuple(latents.shape)}; this call needs {shape}.")
     return latents.to(device, dtype)
 
 def _postprocess(latents, output_type):
-    "[-1, 1] latents as images in [0, 1]: a PIL list, numpy (B, H, W, C) or torch (B, C, H, W)."
+    "[-1, 1] latents as images in [0, 1]: a PIL list, numpy (B, H, W, C) or torch (B, C, H, W); 'latent': as they are."
+    if output_type == "latent": return latents
     images = (latents / 2 + 0.5).clamp(0, 1)
     if output_type == "pt": return images
     images = images.cpu().permute(0, 2, 3, 1).float().numpy()
@@ -201,42 +215,78 @@ def _postprocess(latents, output_type):
 @dataclass
 class ClassConditionalPipelineOutput(ImagePipelineOutput):
     "The images (PIL list, numpy (B, H, W, C) or torch (B, C, H, W), in [0, 1]) and the class index of each."
-    class_labels:list # the class index of each image, in order
+    class_labels:list # the class index of each image, in order (None: the null class, unconditional)
+
+NULL_CLASS_NAME = "unconditional"  # the null class in grids and sample folders: `class_labels=None`
 
 # %% ../nbs/05_pipeline.ipynb #3a1d8058
-def class_indices(class_labels, # an index, a class name, a list of either, or an integer tensor
+def _flatten(labels)->list:
+    "Nested lists, tuples and integer arrays flattened, as DiT flattens `class_labels` (`[[1], [1]]` is `[1, 1]`)."
+    if isinstance(labels, (torch.Tensor, np.ndarray)):
+        t = torch.as_tensor(labels)
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"A class_labels tensor must hold integer class indices, got {t.dtype} of shape {tuple(t.shape)}.")
+        return t.reshape(-1).tolist()
+    if isinstance(labels, (list, tuple)): return [x for item in labels for x in _flatten(item)]
+    return [labels]
+
+def class_indices(class_labels, # an index, a class name, None (the null class), a list of these (nested lists are flattened), or an integer tensor
                   class_names:list, # the model's class names, in label order
+                  null_class:bool=False, # whether `None`, the null class (index `len(class_names)`), may be asked for
                  )->torch.Tensor: # the class indices, int64, shape (n,)
     "Class indices for `class_labels`, each checked against `class_names` (unknown names and indices out of range raise)."
     names, n = list(class_names), len(class_names)
-    if isinstance(class_labels, (torch.Tensor, np.ndarray)):
-        t = torch.as_tensor(class_labels)
-        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool or t.ndim > 1:
-            raise TypeError(f"A class_labels tensor must hold integer class indices in one dimension, got {t.dtype} of shape {tuple(t.shape)}.")
-        class_labels = t.reshape(-1).tolist()
-    elif isinstance(class_labels, (str, int, np.integer)): class_labels = [class_labels]
-    if not isinstance(class_labels, (list, tuple)):
-        raise TypeError(f"class_labels must be an index, a class name, a list of either or a tensor, not {type(class_labels).__name__}.")
+    if not isinstance(class_labels, (list, tuple, torch.Tensor, np.ndarray, str, int, np.integer, type(None))):
+        raise TypeError(f"class_labels must be an index, a class name, None (no class), a list of these or a tensor, "
+                        f"not {type(class_labels).__name__}.")
+    class_labels = _flatten(class_labels)
     if len(class_labels) == 0: raise UserError("class_labels is empty: ask for at least one class.")
     out = []
     for c in class_labels:
-        if isinstance(c, str):
+        if c is None:
+            if not null_class: raise UserError("class label None asks for the null class (unconditional samples), which this model does not have.")
+            out.append(n)
+        elif isinstance(c, str):
             if c not in names:
                 listed = ", ".join(map(repr, names[:50])) + (f" and {n - 50} more" if n > 50 else "")
                 raise UserError(f"Unknown class name {c!r}: this model's classes are {listed}.")
             out.append(names.index(c))
         elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
             if not 0 <= c < n:
+                null = f"; for unconditional samples (the null class) pass None" if null_class and c == n else ""
                 raise UserError(f"Class index {c} is out of range: this model has {n} classes, 0 to {n - 1} "
-                                f"({names[0]!r} to {names[-1]!r}).")
+                                 f"({names[0]!r} to {names[-1]!r}){null}.")
             out.append(int(c))
-        else: raise TypeError(f"A class label must be an index or a class name, not {c!r}.")
+        else: raise TypeError(f"A class label must be an index, a class name or None (no class), not {c!r}.")
     return torch.tensor(out, dtype=torch.long)
+
+# %% ../nbs/05_pipeline.ipynb #3f83fc6d
+PIPELINE_FILE = "pipeline.py"  # the pipeline's code, saved beside model_index.json, which names it
+
+def pipeline_source()->str:
+    "The source of this module, which `save_pretrained` writes as `pipeline.py`: only torch, diffusers, numpy and PIL imports."
+    path = globals().get("__file__")
+    if not path or not str(path).endswith(".py"):  # run as the notebook, which has no file: the exported module is this code
+        path = importlib.util.find_spec("class_ddpm.pipeline").origin
+    return Path(path).read_text(encoding="utf-8")
+
+_LOADING = threading.RLock()
+
+@contextlib.contextmanager
+def _load_as(cls):
+    "Within the block, diffusers loads a folder into `cls` itself, never into the class of the folder's own `pipeline.py`."
+    original = pipeline_utils._get_pipeline_class
+    def own_class(class_obj, *args, **kwargs): return cls if class_obj is cls else original(class_obj, *args, **kwargs)
+    with _LOADING:
+        pipeline_utils._get_pipeline_class = own_class
+        try: yield
+        finally: pipeline_utils._get_pipeline_class = original
 
 # %% ../nbs/05_pipeline.ipynb #f641122f
 class ClassConditionalPipeline(DiffusionPipeline):
     "Sample images of chosen classes from a class-conditional `UNet2DModel`, with optional classifier-free guidance."
     model_cpu_offload_seq = "unet"
+    _callback_tensor_inputs = ["latents"]
 
     def __init__(self,
                  unet:UNet2DModel, # a class-conditional UNet (`conditional_unet`, or the original script's)
@@ -264,15 +314,28 @@ class ClassConditionalPipeline(DiffusionPipeline):
         self.register_to_config(class_names=names_to_config(names))
 
     @property
-    def guidance_scale(self)->float:
+    def default_guidance_scale(self)->float:
         "The guidance scale of calls that give none: saved with the pipeline, 1.0 (no guidance) unless set."
         g = getattr(self.config, "guidance_scale", None)
         return 1.0 if g is None else g
 
+    @property
+    def guidance_scale(self)->float:
+        "As in diffusers, the scale of the call running (or the last one; callbacks may change it); before any call, `default_guidance_scale`."
+        g = getattr(self, "_guidance_scale", None)
+        return self.default_guidance_scale if g is None else g
+
     @guidance_scale.setter
     def guidance_scale(self, value):
+        "Set the saved default (and forget the last call's)."
         if value is not None: _check_guidance(self, value)
         self.register_to_config(guidance_scale=None if value is None else float(value))
+        self._guidance_scale = None
+
+    @property
+    def num_timesteps(self)->int:
+        "Steps of the call running (or of the last one), as in diffusers."
+        return getattr(self, "_num_timesteps", 0)
 
     @property
     def num_classes(self)->int:
@@ -281,64 +344,121 @@ class ClassConditionalPipeline(DiffusionPipeline):
 
     @property
     def has_null_class(self)->bool:
-        "Whether the UNet has the null class (index `num_classes`) that classifier-free guidance needs."
-        return has_null_class(self.unet, self.num_classes)
+        "Whether the UNet has the null class (index `num_classes`) for unconditional samples and classifier-free guidance."
+        c = self.unet.config  # as `class_ddpm.unet.has_null_class`; not imported, so that this file stands alone
+        return getattr(c, "class_embed_type", None) is None and getattr(c, "num_class_embeds", None) == self.num_classes + 1
 
-    def encode_labels(self, class_labels, # an index, a class name, a list of either, or an integer tensor
-                     )->torch.Tensor: # the class indices, int64, shape (n,)
+    @property
+    def id2label(self)->dict:
+        "Class index -> name, as DiT's `id2label`."
+        return dict(enumerate(self.class_names))
+
+    @property
+    def labels(self)->dict:
+        "Class name -> index, sorted by name, as DiT's `labels`."
+        return dict(sorted((n, i) for i, n in enumerate(self.class_names)))
+
+    def get_label_ids(self, label, # a class name or a list of names
+                     )->list: # their class indices
+        "Class indices of class names, as DiT's `get_label_ids` (an unknown name raises `ValueError`)."
+        return self.encode_labels([label] if isinstance(label, str) else list(label)).tolist()
+
+    def encode_labels(self, class_labels, # an index, a class name, None (the null class), a list of these, or an integer tensor
+                     )->torch.Tensor: # the class indices, int64, shape (n,); the null class is `num_classes`
         "Class indices for `class_labels`, checked against this model's classes."
-        return class_indices(class_labels, self.class_names)
+        try: return class_indices(class_labels, self.class_names, null_class=self.has_null_class)
+        except ValueError as e:
+            if "asks for the null class" not in str(e): raise
+            raise ValueError(f"class label None asks for unconditional samples from the null class ('no class'), but this model "
+                             f"has none: {_no_null_why(self)}. Ask for its classes by name or index.") from None
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, # a pipeline folder (or a Hub id "user/name")
-                        **kwargs, # passed to `DiffusionPipeline.from_pretrained`, e.g. `class_names=[...]`, `torch_dtype`
+                        **kwargs, # passed to `DiffusionPipeline.from_pretrained`, e.g. `class_names=[...]`, `torch_dtype`, `variant`
                        ):
-        "Load a saved pipeline after `check_pipeline_dir`; safetensors only unless `use_safetensors=False` is passed."
-        kwargs.setdefault("use_safetensors", True)
+        "Load a saved pipeline into this class after `check_pipeline_dir` (the folder's `pipeline.py` is not run)."
         name = str(pretrained_model_name_or_path)
-        if Path(name).expanduser().exists() or not _looks_like_hub_id(name):
+        local = Path(name).expanduser().exists() or not _looks_like_hub_id(name)
+        if local:
             name = str(Path(name).expanduser())
-            check_pipeline_dir(name, use_safetensors=kwargs["use_safetensors"])
-        return super().from_pretrained(name, **kwargs)
+            check_pipeline_dir(name, use_safetensors=kwargs.get("use_safetensors"))
+        try:
+            with _load_as(cls): return super().from_pretrained(name, **kwargs)
+        except OSError as e:
+            if not (local and "Unable to load weights" in str(e)): raise
+            files = sorted(f.name for f in (Path(name) / "unet").glob("*") if f.name.endswith(PICKLE_SUFFIXES))
+            raise ValueError(f"{Path(name) / 'unet'} has only pickle weights ({', '.join(files)}) that torch.load(weights_only=True) "
+                             "refused: they hold objects other than tensors, and unpickling those can run code, so they are not "
+                             "opened. Re-save the model from code you trust with pipe.save_pretrained(DIR).") from None
+
+    def to_json_string(self)->str:
+        "The config as JSON, naming this class in the saved `pipeline.py` so that diffusers finds it."
+        d = json.loads(super().to_json_string())
+        d["_class_name"] = [Path(PIPELINE_FILE).stem, type(self).__name__]
+        return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+    def save_config(self, save_directory, # the pipeline folder
+                    push_to_hub:bool=False, # also upload it (as `ConfigMixin.save_config`)
+                    **kwargs, # passed to `ConfigMixin.save_config`
+                   ):
+        "Write `pipeline.py` (`pipeline_source`) and `model_index.json`, which names it (called by `save_pretrained`)."
+        Path(save_directory).mkdir(parents=True, exist_ok=True)
+        (Path(save_directory) / PIPELINE_FILE).write_text(pipeline_source(), encoding="utf-8")
+        super().save_config(save_directory, push_to_hub=push_to_hub, **kwargs)
 
     @torch.no_grad()
     def __call__(self,
-                 class_labels, # an index, a class name, a list of either, or an integer tensor
+                 class_labels, # an index, a class name, None (no class: unconditional), a list of these (nested ones flattened), or an integer tensor
                  num_images_per_class:int=1, # images drawn for each entry of `class_labels`
-                 guidance_scale:float|None=None, # classifier-free guidance s: 1 = none (one UNet pass), >1 = stronger; None: `self.guidance_scale`
+                 guidance_scale:float|None=None, # classifier-free guidance s: 1 = none (one UNet pass), >1 = stronger; None: `default_guidance_scale`
                  num_inference_steps:int=50, # denoising steps (1..the training steps); 20 is plenty for DPM-Solver++
-                 generator:torch.Generator|list|None=None, # for repeatable noise
-                 output_type:str="pil", # "pil" (list of PIL images), "np" (B, H, W, C) or "pt" (B, C, H, W), all in [0, 1]
-                 return_dict:bool=True, # return a `ClassConditionalPipelineOutput`; False: a tuple (images, class_labels)
-                 callback=None, # called as `callback(step_index, timestep, latents)` every `callback_steps` steps
-                 callback_steps:int=1, # how often `callback` is called
+                 generator:torch.Generator|list|None=None, # for repeatable noise (a list: one per image)
+                 output_type:str="pil", # "pil" (list of PIL images), "np" (B, H, W, C), "pt" (B, C, H, W), all in [0, 1]; "latent": x_0 in [-1, 1]
+                 return_dict:bool=True, # return a `ClassConditionalPipelineOutput`; False: the tuple `(images,)`, as diffusers
+                 callback_on_step_end=None, # called as `callback_on_step_end(pipe, i, t, callback_kwargs)` after each step; returns `callback_kwargs`
+                 callback_on_step_end_tensor_inputs:list=["latents"], # the tensors in `callback_kwargs` (of `_callback_tensor_inputs`)
                  latents:torch.Tensor|None=None, # the starting noise (B, C, H, W); None: drawn with `generator`
                  clip_denoised:bool=True, # clip the predicted clean image to [-1, 1] at every step (fast samplers need it)
+                 **kwargs, # the deprecated `callback(i, t, latents)` and `callback_steps`
                 )->ClassConditionalPipelineOutput:
-        "Draw `num_images_per_class` images for each class in `class_labels` (class-major order)."
+        "Draw `num_images_per_class` images for each class in `class_labels` (class-major order); `None` draws from the null class."
+        callback, callback_steps = kwargs.pop("callback", None), kwargs.pop("callback_steps", None)
+        if kwargs: raise TypeError(f"Unexpected arguments {sorted(kwargs)}.")
+        if callback is not None: deprecate("callback", "1.0.0", "Pass `callback_on_step_end(pipe, i, t, callback_kwargs)` instead of `callback`.")
+        if callback_steps is not None: deprecate("callback_steps", "1.0.0", "Pass `callback_on_step_end` (called every step) instead.")
+        if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
+            callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         labels = self.encode_labels(class_labels)
-        if guidance_scale is None: guidance_scale = self.guidance_scale
-        _check_call(self, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps)
+        if guidance_scale is None: guidance_scale = self.default_guidance_scale
+        _check_call(self, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps or 1,
+                    callback_on_step_end_tensor_inputs)
+        self._guidance_scale = guidance_scale
         labels = labels.repeat_interleave(int(num_images_per_class)).to(self._execution_device)
         latents = _initial_noise(self, len(labels), latents, generator)
         self.scheduler.set_timesteps(int(num_inference_steps), device=latents.device)
+        self._num_timesteps = len(self.scheduler.timesteps)
         latents = latents * self.scheduler.init_noise_sigma
-        guided = guidance_scale != 1
-        unet_labels = torch.cat([labels, torch.full_like(labels, self.num_classes)]) if guided else labels
         step_kwargs, prediction_type = _step_kwargs(self.scheduler, generator), self.scheduler.config.prediction_type
         for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+            guided = self._guidance_scale != 1  # read each step: a callback may change it
+            if guided and not self.has_null_class: _check_guidance(self, self._guidance_scale)
+            unet_labels = torch.cat([labels, torch.full_like(labels, self.num_classes)]) if guided else labels
             x = self.scheduler.scale_model_input(torch.cat([latents, latents]) if guided else latents, t)
             out = self.unet(x, t, class_labels=unet_labels).sample
             if guided:
                 cond, uncond = out.chunk(2)
-                out = uncond + guidance_scale * (cond - uncond)
+                out = uncond + self._guidance_scale * (cond - uncond)
             if clip_denoised: out = clip_denoised_output(out, x[:len(latents)], _alpha_bar(self.scheduler, t), prediction_type)
             latents = self.scheduler.step(out, t, latents, **step_kwargs).prev_sample
-            if callback is not None and i % callback_steps == 0: callback(i, t, latents)
+            if callback_on_step_end is not None:
+                step_tensors = {"latents": latents}
+                outputs = callback_on_step_end(self, i, t, {k: step_tensors[k] for k in callback_on_step_end_tensor_inputs})
+                latents = outputs.pop("latents", latents)
+            if callback is not None and i % (callback_steps or 1) == 0: callback(i, t, latents)
         images = _postprocess(latents, output_type)
         self.maybe_free_model_hooks()
-        if not return_dict: return (images, labels.tolist())
-        return ClassConditionalPipelineOutput(images=images, class_labels=labels.tolist())
+        if not return_dict: return (images,)
+        return ClassConditionalPipelineOutput(images=images, class_labels=[None if k == self.num_classes else k for k in labels.tolist()])
 
 # %% ../nbs/05_pipeline.ipynb #9f1df3c3
 SAMPLERS = {  # name -> (scheduler class, settings over the training schedule's config)
@@ -394,22 +514,29 @@ def labelled_grid(images:list, # PIL images, row after row
             grid.paste(im, (left + j * (W + gap), y))
     return grid
 
+def _as_labels(pipe, class_labels)->list:
+    "`class_labels` checked and flattened into a list of indices, with None for the null class."
+    return [None if i == pipe.num_classes else i for i in pipe.encode_labels(class_labels).tolist()]
+
+def _row_name(pipe, label)->str:
+    return NULL_CLASS_NAME if label is None else pipe.class_names[label]
+
 def class_grid(pipe:ClassConditionalPipeline, # the pipeline to sample with
                n_per_class:int=8, # images in each row
-               class_labels=None, # the classes, one row each (indices or names); None: every class
+               class_labels=None, # the classes, one row each (indices, names, or None in a list: unconditional); None: every class
                batch_size:int|None=None, # most images per pipeline call (before guidance doubles it); None: all at once
                scale:int|None=None, # enlarge each image this many times; None: to about 64 pixels
                **call_kwargs, # passed to the pipeline call: guidance_scale, num_inference_steps, generator, ...
               )->Image.Image:
     "Sample `n_per_class` images of each class and return a grid, one row per class, labelled with the class names."
-    labels = pipe.encode_labels(list(range(pipe.num_classes)) if class_labels is None else class_labels).tolist()
+    labels = _as_labels(pipe, list(range(pipe.num_classes)) if class_labels is None else class_labels)
     for k in ("output_type", "return_dict", "num_images_per_class"):
         if k in call_kwargs: raise ValueError(f"class_grid sets {k} itself; do not pass it.")
     per_call = len(labels) if batch_size is None else max(1, batch_size // n_per_class)
     images = []
     for s in range(0, len(labels), per_call):
         images += pipe(labels[s:s + per_call], num_images_per_class=n_per_class, output_type="pil", **call_kwargs).images
-    return labelled_grid(images, [pipe.class_names[i] for i in labels], n_per_class, scale)
+    return labelled_grid(images, [_row_name(pipe, c) for c in labels], n_per_class, scale)
 
 # %% ../nbs/05_pipeline.ipynb #05d30085
 def _visible(latents:torch.Tensor, scheduler)->torch.Tensor:
@@ -420,27 +547,28 @@ def _visible(latents:torch.Tensor, scheduler)->torch.Tensor:
     return latents
 
 def denoising_gif(pipe:ClassConditionalPipeline, # the pipeline to sample with
-                  class_label, # one class (index or name), or a list of classes, one row each
+                  class_label, # one class (index, name, or None: unconditional), or a list of classes, one row each
                   path, # where to write the GIF
                   n_images:int=4, # images of each class, side by side
                   num_frames:int=20, # frames of the denoising, spread evenly over the steps
                   duration:float=100, # milliseconds per frame
                   hold:float=1500, # milliseconds the final sample stays before the loop restarts
                   scale:int|None=None, # enlarge each image this many times; None: to about 64 pixels
-                  **call_kwargs, # passed to the pipeline call: num_inference_steps, guidance_scale, generator, ...
+                  **call_kwargs, # passed to the pipeline call: num_inference_steps, guidance_scale, generator, callback_on_step_end, ...
                  )->Path: # the path written
     "Sample `class_label` and write an animated GIF of the denoising, from noise to image, one row per class."
-    labels = pipe.encode_labels(class_label).tolist()
+    import imageio.v3 as iio  # not needed by the pipeline itself, so not imported at the top of its `pipeline.py`
+    labels = _as_labels(pipe, class_label)
     steps = call_kwargs.get("num_inference_steps", 50)
     keep = set(np.linspace(0, max(steps - 1, 0), min(num_frames, steps)).round().astype(int).tolist())
-    names, frames, user_callback = [pipe.class_names[i] for i in labels], [], call_kwargs.pop("callback", None)
+    names, frames, user_callback = [_row_name(pipe, c) for c in labels], [], call_kwargs.pop("callback_on_step_end", None)
     def frame(x):
         ims = to_pil((_visible(x, pipe.scheduler).float().cpu() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy())
         return np.asarray(labelled_grid(ims, names, n_images, scale))
-    def record(i, t, latents):
-        if i in keep: frames.append(frame(latents))
-        if user_callback is not None: user_callback(i, t, latents)
-    out = pipe(labels, num_images_per_class=n_images, output_type="np", callback=record, callback_steps=1, **call_kwargs)
+    def record(pipe, i, t, tensors):
+        if i in keep: frames.append(frame(tensors["latents"]))
+        return tensors if user_callback is None else user_callback(pipe, i, t, tensors)
+    out = pipe(labels, num_images_per_class=n_images, output_type="np", callback_on_step_end=record, **call_kwargs)
     last = np.asarray(labelled_grid(to_pil(out.images), names, n_images, scale))
     frames = frames[:-1] + [last] if len(frames) else [last]
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -456,6 +584,8 @@ def make_parser()->argparse.ArgumentParser:
     p.add_argument("--output_dir", required=True, help="where to write <class name>/<k>.png and grid.png")
     p.add_argument("--num_images_per_class", type=int, default=8, help="images per class (default 8)")
     p.add_argument("--class_labels", nargs="+", default=None, help="class names or indices (default: every class)")
+    p.add_argument("--unconditional", action="store_true",
+                   help=f"also draw from the null class (no class) into DIR/{NULL_CLASS_NAME}/; needs a model trained with label dropout")
     p.add_argument("--guidance_scale", type=float, default=None,
                    help="classifier-free guidance: 1 = none, 2-3 = usual (default: the pipeline's saved scale, else 1)")
     p.add_argument("--num_inference_steps", type=int, default=None,
@@ -482,15 +612,18 @@ def _folder_name(name:str)->str:
 def sample_to_folder(pipe:ClassConditionalPipeline, # the pipeline to sample with
                      output_dir, # the folder to write
                      num_images_per_class:int=8, # images per class
-                     class_labels=None, # the classes (indices or names); None: every class
+                     class_labels=None, # the classes (indices, names, or None in a list: unconditional); None: every class
                      batch_size:int=64, # most images per pipeline call
                      generator:torch.Generator|None=None, # for repeatable noise
                      progress:bool=True, # show a progress bar over all steps
                      **call_kwargs, # passed to the pipeline: guidance_scale, num_inference_steps, ...
                     )->Path: # `output_dir`
     "Write `output_dir/<class name>/<k>.png` for each class and `output_dir/grid.png` (at most 16 per class)."
-    labels = pipe.encode_labels(list(range(pipe.num_classes)) if class_labels is None else class_labels).tolist()
+    from tqdm.auto import tqdm  # not needed by the pipeline itself, so not imported at the top of its `pipeline.py`
+    labels = _as_labels(pipe, list(range(pipe.num_classes)) if class_labels is None else class_labels)
     labels = list(dict.fromkeys(labels))  # a class asked for twice gets one folder
+    if None in labels and NULL_CLASS_NAME in pipe.class_names:
+        raise ValueError(f"A class is named {NULL_CLASS_NAME!r}, the folder of the unconditional samples: rename it (pipe.class_names = [...]).")
     n, out = int(num_images_per_class), Path(output_dir)
     per_call = max(1, batch_size // max(n, 1))
     chunks = [labels[s:s + per_call] for s in range(0, len(labels), per_call)]
@@ -501,15 +634,16 @@ def sample_to_folder(pipe:ClassConditionalPipeline, # the pipeline to sample wit
     grid_images, grid_n = [], min(n, 16)
     try:
         for chunk in chunks:
-            ims = pipe(chunk, num_images_per_class=n, generator=generator, callback=lambda i, t, x: bar.update(1), **call_kwargs).images
+            def tick(pipe, i, t, tensors): bar.update(1); return tensors
+            ims = pipe(chunk, num_images_per_class=n, generator=generator, callback_on_step_end=tick, **call_kwargs).images
             for r, label in enumerate(chunk):
-                folder = out / _folder_name(pipe.class_names[label])
+                folder = out / _folder_name(_row_name(pipe, label))
                 folder.mkdir(parents=True, exist_ok=True)
                 for k in range(n): ims[r * n + k].save(folder / f"{k}.png")
                 grid_images += ims[r * n:r * n + grid_n]
     finally:
         bar.close(); pipe.set_progress_bar_config(**was)
-    labelled_grid(grid_images, [pipe.class_names[i] for i in labels], grid_n).save(out / "grid.png")
+    labelled_grid(grid_images, [_row_name(pipe, c) for c in labels], grid_n).save(out / "grid.png")
     return out
 
 def _device(name:str|None)->str:
@@ -536,6 +670,7 @@ def _sample_command(argv):
     steps = args.num_inference_steps
     if steps is None: steps = min(DEFAULT_STEPS[args.scheduler], pipe.scheduler.config.num_train_timesteps)
     labels = None if args.class_labels is None else [_cli_label(t, pipe.class_names) for t in args.class_labels]
+    if args.unconditional: labels = (list(range(pipe.num_classes)) if labels is None else labels) + [None]
     kw = dict(guidance_scale=args.guidance_scale, num_inference_steps=steps)
     _check_call(pipe, args.num_images_per_class, pipe.guidance_scale if args.guidance_scale is None else args.guidance_scale,
                 steps, "pil", 1)

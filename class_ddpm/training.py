@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['CHOICES', 'DIGITS_DEFAULTS', 'DATASET_DEFAULTS', 'STATE_FILE', 'METRICS_FILE', 'METRICS_COLUMNS', 'TrainConfig',
-           'uses_digits', 'resolve_config', 'field_help', 'make_parser', 'parse_args', 'find_checkpoint',
-           'check_config', 'list_checkpoints', 'prune_checkpoints', 'save_checkpoint', 'step_generator',
-           'batches_per_epoch', 'batch_indices', 'epoch_batches', 'load_data', 'build_unet', 'check_checkpoint_fits',
-           'inference_scheduler', 'write_progress_gif', 'read_metrics', 'plot_loss', 'make_optimizer', 'train', 'main']
+           'uses_digits', 'resolve_config', 'make_parser', 'parse_args', 'find_checkpoint', 'check_config',
+           'list_checkpoints', 'prune_checkpoints', 'save_checkpoint', 'step_generator', 'batches_per_epoch',
+           'batch_indices', 'epoch_batches', 'load_data', 'build_unet', 'check_checkpoint_fits', 'inference_scheduler',
+           'write_progress_gif', 'read_metrics', 'plot_loss', 'make_optimizer', 'train', 'save_model_card', 'main']
 
 # %% ../nbs/04_training.ipynb #401a4288
-import argparse, csv, dataclasses, hashlib, inspect, json, math, os, re, shutil, sys, time, typing, warnings
+import argparse, csv, dataclasses, hashlib, importlib, inspect, json, math, os, re, shutil, sys, time, typing, warnings
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 from typing import Optional
@@ -23,12 +23,14 @@ from accelerate.utils import ProjectConfiguration, gather_object
 from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
+from diffusers.utils.hub_utils import load_or_create_model_card, populate_model_card
+from fastcore.docments import docments
 from tqdm import tqdm
 
 from .corruption import BETA_SCHEDULES, PREDICTION_TYPES, add_noise, make_scheduler
 from .data import load_image_dataset
 from .errors import CommandParser, UserError, UserPathError, run_command, user_input
-from .pipeline import DEFAULT_STEPS, SAMPLERS, ClassConditionalPipeline, class_grid, sampling_scheduler
+from .pipeline import DEFAULT_STEPS, SAMPLERS, ClassConditionalPipeline, class_grid, names_from_config, sampling_scheduler
 from .snr import WEIGHTINGS, diffusion_loss
 from .unet import PRESETS, _check_resolution, conditional_unet, fitting_preset, has_null_class
 
@@ -132,16 +134,12 @@ def resolve_config(config:TrainConfig, # a config with some fields left at None
     return c
 
 # %% ../nbs/04_training.ipynb #4699e31f
-def field_help(cls=None, # a dataclass written with one `name:type=default # comment` line per field
-              )->dict: # field name -> its comment
-    "The comment after each field of a dataclass (what fastcore's `docments` reads; fastcore is not a run-time dependency)."
-    cls = cls or TrainConfig
-    try: src = inspect.getsource(cls)
-    except (OSError, TypeError):  # defined in a notebook, where a class has no source file: read the exported copy
-        import importlib
-        src = inspect.getsource(getattr(importlib.import_module("class_ddpm.training"), cls.__qualname__))
-    pat = re.compile(r"^\s*(\w+)\s*:[^#]*#\s*(.*\S)\s*$")
-    return {m.group(1): m.group(2) for line in src.splitlines() if (m := pat.match(line))}
+def _field_docs()->dict:
+    "Each `TrainConfig` field's comment, read by fastcore's `docments`."
+    cls = TrainConfig
+    if not getattr(sys.modules.get(cls.__module__), "__file__", None):  # defined in a notebook, with no source file to read
+        cls = importlib.import_module("class_ddpm.training").TrainConfig  # the exported copy
+    return {k: v for k, v in docments(cls).items() if k != "return"}
 
 def _flag_type(tp):
     args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -151,7 +149,7 @@ def make_parser()->argparse.ArgumentParser:
     "The `class_ddpm_train` argument parser, one flag per `TrainConfig` field (and `--debug`, lesson 08)."
     p = CommandParser(prog="class_ddpm_train", description="Train a class-conditional DDPM (class_ddpm).",
                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    hints, helps = typing.get_type_hints(TrainConfig), field_help()
+    hints, helps = typing.get_type_hints(TrainConfig), _field_docs()
     for f in fields(TrainConfig):
         tp, kw = _flag_type(hints[f.name]), dict(default=f.default, help=helps.get(f.name) or f.name)
         if tp is bool: kw["action"] = argparse.BooleanOptionalAction if f.default else "store_true"
@@ -645,6 +643,7 @@ def train(config:TrainConfig, # the run's settings (`None` fields get `resolve_c
         save_grid(math.ceil(micro / n_batches))
         save_pipeline()
         (out / "training_state.json").write_text(json.dumps(dict(state(), weights_sha256_per_process=hashes), indent=1))
+        save_model_card(out)
         if c.push_to_hub: _push_to_hub(c, out)
     # Free the DDP wrapper before the process group goes: a gloo group destroyed while DDP still holds it is torn
     # down later, when `train` returns, and can hang there once the other process has exited.
@@ -656,9 +655,66 @@ def train(config:TrainConfig, # the run's settings (`None` fields get `resolve_c
     return out
 
 # %% ../nbs/04_training.ipynb #8e064053
+def _card_text(out:Path, repo_id:Optional[str])->str:
+    "The model card's Markdown: what the model draws, a sample grid, how to load it both ways, how it was trained."
+    names = names_from_config(json.loads((out / "model_index.json").read_text())["class_names"])
+    state = json.loads((out / "training_state.json").read_text()) if (out / "training_state.json").exists() else {}
+    c = state.get("config", {})
+    where = repo_id or str(out)
+    data = c.get("dataset_name") or c.get("train_data_dir") or "digits"
+    data = "scikit-learn's 8x8 handwritten digits (built in)" if data == "digits" else f"`{data}`"
+    listed = ", ".join(f"`{n}`" for n in names[:100]) + (f" and {len(names) - 100} more" if len(names) > 100 else "")
+    grids = sorted((out / "samples").glob("epoch_*.png"))
+    lines = [f"# {out.name}: a class-conditional DDPM", "",
+             f"A diffusion model trained with [class_ddpm](https://github.com/class-ddpm/class_ddpm) on {data} "
+             f"that draws images of the class you ask for, with classifier-free guidance.", "",
+             f"**{len(names)} classes**: {listed}.", ""]
+    if grids: lines += [f"![Samples, one row per class]({grids[-1].relative_to(out).as_posix()})", "",
+                        f"*{grids[-1].stem.replace('_', ' ')}: {c.get('num_images_per_class', '')} samples per class, "
+                        f"guidance scale {c.get('guidance_scale', '')}.*", ""]
+    lines += ["## How to use", "", "With class_ddpm installed (`pip install class_ddpm`):", "", "```python",
+              "from class_ddpm.pipeline import ClassConditionalPipeline",
+              f"pipe = ClassConditionalPipeline.from_pretrained({where!r})",
+              f"images = pipe([{names[0]!r}, None], num_images_per_class=4, guidance_scale=2.0, num_inference_steps=20).images",
+              "# None: unconditional samples (the null class), when the model was trained with label dropout", "```", "",
+              "With diffusers alone, which runs the `pipeline.py` saved beside the model:", "", "```python",
+              "from diffusers import DiffusionPipeline",
+              f"pipe = DiffusionPipeline.from_pretrained({where!r}, trust_remote_code=True)",
+              f"images = pipe(pipe.get_label_ids([{names[0]!r}]), num_images_per_class=4, guidance_scale=2.0, num_inference_steps=20).images",
+              "```", "", "Or from the command line: `class_ddpm_sample MODEL --output_dir samples` writes `samples/<class name>/<k>.png`.", ""]
+    if state:
+        m = read_metrics(out) if (out / METRICS_FILE).exists() else None
+        figures = [("optimiser steps", state.get("global_step")), ("epochs", state.get("epoch")),
+                   ("processes", state.get("num_processes"))]
+        if m is not None and len(m["loss"]):
+            figures += [("final loss (mean of the last 50 steps)", f"{m['loss'][-50:].mean():.4f}"),
+                        ("training time", f"{m['time'][-1]:.0f} s" if m["time"][-1] < 120 else f"{m['time'][-1] / 60:.1f} min")]
+        keys = ("resolution", "preset", "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler",
+                "ddpm_num_steps", "ddpm_beta_schedule", "prediction_type", "snr_weighting", "class_dropout_prob", "use_ema",
+                "mixed_precision", "inference_scheduler", "ddpm_num_inference_steps", "guidance_scale", "seed")
+        lines += ["## Training", "", "| setting | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in figures + [(k, c[k]) for k in keys if k in c]]
+        lines += ["", f"Every setting is in `training_state.json`; the loss of every step in `{METRICS_FILE}`.", ""]
+    lines += ["## License", "", "Apache 2.0, as class_ddpm; the terms of the training data apply as well.", ""]
+    return "\n".join(lines)
+
+def save_model_card(output_dir, # a run folder (a saved pipeline, with `training_state.json` after training)
+                    repo_id:Optional[str]=None, # the Hub repository the card is for; None: the folder
+                   )->Path: # the README.md written
+    "Write `README.md`, the model card, with diffusers' model-card helpers (license, library and tags in its metadata)."
+    out = Path(output_dir)
+    path = out / "README.md"
+    path.write_text(_card_text(out, repo_id), encoding="utf-8")
+    card = load_or_create_model_card(str(path), is_pipeline=True)  # a local file: read from disk, nothing fetched
+    card.data.license = "apache-2.0"
+    card = populate_model_card(card, tags=["class_ddpm", "diffusers-training", "ddpm", "class-conditional", "classifier-free-guidance"])
+    card.save(path)
+    return path
+
 def _push_to_hub(c, out):
     from huggingface_hub import create_repo, upload_folder
     repo = create_repo(c.hub_model_id or out.name, exist_ok=True, private=c.hub_private_repo, token=c.hub_token).repo_id
+    save_model_card(out, repo)  # the card's loading code names the repository
     upload_folder(repo_id=repo, folder_path=str(out), token=c.hub_token, commit_message="class_ddpm training run",
                   ignore_patterns=["checkpoint-*", ".tmp-*", "*.tmp"])
 

@@ -4,8 +4,9 @@
 # Selenium through Debian's chromedriver; nothing downloads a browser) picks a class, clicks Generate, checks that an
 # image appears and changes with the class, and saves a screenshot of the widget to $WIDGET_SCREENSHOT (default:
 # a temporary folder; nbs/images/widget.png is a copy of one). Voila, Selenium and ipykernel are test-only and are
-# installed here into the active virtualenv. Bounded: every install and wait has a timeout and the server is stopped
-# on exit. Run from the repository root with the project's virtualenv active:  bash .ci/steps/browser.sh
+# installed here into the active virtualenv, at the versions settings.ini pins (browser_requirements). Bounded: every
+# install and wait has a timeout and the server is stopped on exit. Run from the repository root with the project's
+# virtualenv active:  bash .ci/steps/browser.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -n "${VIRTUAL_ENV:-}" ] || { echo "browser: activate the project's virtualenv first"; exit 1; }
@@ -33,8 +34,9 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   fi
 fi
 
-# 2. Test-only Python packages, into the active virtualenv.
-if ! timeout 300 python -m pip install -q voila selenium ipykernel >"$work/pip.log" 2>&1; then
+# 2. Test-only Python packages, pinned in settings.ini (browser_requirements), into the active virtualenv.
+browser_reqs=$(python -c 'import configparser; c = configparser.ConfigParser(delimiters=["="]); c.read("settings.ini"); print(c["DEFAULT"]["browser_requirements"])')
+if ! timeout 300 python -m pip install -q $browser_reqs >"$work/pip.log" 2>&1; then
   tail -20 "$work/pip.log"; echo "browser: could not install voila/selenium/ipykernel"; exit 1
 fi
 

@@ -2,8 +2,9 @@
 
 Usage: python tests/browser/check_widget.py URL SCREENSHOT.png [--timeout SECONDS]
 
-Picks class 3, clicks Generate and waits for an image; picks class 5 and checks the image changes; then turns on the
-animation, picks "all classes" and checks for a grid with a row per class and a GIF; saves a screenshot of the widget.
+Picks class 3, clicks Generate and waits for an image; picks class 5 and checks the image changes; picks the null class
+("unconditional (no class)") and checks for one row; then turns on the animation, picks "all classes" and checks for a
+grid with a row per class and a GIF; saves a screenshot of the widget.
 Uses Debian's chromium and chromedriver (never downloads a browser). Every wait is bounded, and the whole run
 is stopped by an alarm after --timeout seconds. Exits 0 when every check passes."""
 import argparse, shutil, signal, sys, tempfile, time
@@ -62,7 +63,7 @@ def main(url, shot, timeout):
         assert driver.execute_script(PIXELS, "img.cddpm-image") is None, "an image is shown before Generate"
         picker = Select(one(driver, ".cddpm-class select"))
         labels = [o.text for o in picker.options]
-        assert labels[:3] == ["0", "1", "2"] and labels[-1] == "all classes", f"class picker offers {labels}"
+        assert labels[:3] == ["0", "1", "2"] and labels[-2:] == ["all classes", "unconditional (no class)"], f"class picker offers {labels}"
 
         picker.select_by_visible_text("3")
         a = generate(driver, wait, None)
@@ -74,10 +75,17 @@ def main(url, shot, timeout):
         assert b[2] != a[2] and b[:2] == a[:2], f"class 5 gave {b[0]}x{b[1]}, class 3 {a[0]}x{a[1]}"
         log("class 5: the image changed")
 
+        picker.select_by_visible_text("unconditional (no class)")
+        u = generate(driver, wait, b)
+        assert u[2] != b[2] and u[1] == b[1] and u[0] >= b[0], \
+            f"the null class should give one row as high as class 5's (its longer name may widen it): {u[0]}x{u[1]}, class 5 {b[0]}x{b[1]}"
+        log("unconditional: one row, another image")
+        b = u
+
         one(driver, ".cddpm-animate input").click()
         picker.select_by_visible_text("all classes")
         g = generate(driver, wait, b)
-        rows = len(labels) - 1
+        rows = labels.index("all classes")
         assert g[0] >= a[0] and (rows - 1) * a[1] < g[1] <= rows * a[1], \
             f"all {rows} classes should give {rows} rows as high as class 3's {a[1]} pixels: got {g[0]}x{g[1]}"
         gif = wait.until(lambda d: d.execute_script(PIXELS, "img.cddpm-animation"), "no animation shown")
