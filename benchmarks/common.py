@@ -177,9 +177,9 @@ def judge():
 
 # --- fidelity: every quality figure with n, its real-vs-real floor and the ratio ------------------------
 
-FIDELITY_NOTE = ("Fidelity is `class_ddpm.metrics.FidelityJudge` (lesson 07) at the training resolution: features are the leading "
-                 "principal components of real digits rendered exactly as the training data (fit on half of them) plus the "
-                 "remainder's length; the Frechet distance to those real digits is reported with its floor, the distance of "
+FIDELITY_NOTE = ("Fidelity is `class_ddpm.metrics.FidelityJudge` (lesson 07) at the training resolution: features are whitened "
+                 "coordinates on the leading principal components (99.9% of the variance) of real digits rendered exactly as "
+                 "the training data (fit on half of them); the Frechet distance to those real digits is reported with its floor, the distance of "
                  "`n` held-out real digits (mean of 5 draws, at the same n), and `ratio` = Frechet / floor (the headline: 1 = "
                  "as close as real digits; lower is better); KID (unbiased, ± its standard error) beside its floor; precision "
                  "(share of samples on the real digits' k-NN manifold: fidelity) and recall (share of real digits on the "

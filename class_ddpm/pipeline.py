@@ -22,10 +22,11 @@ except ImportError:  # standalone: the checks raise plain errors (the command li
 
 # %% auto #0
 __all__ = ['ORIGINAL_NUM_CLASSES', 'PICKLE_SUFFIXES', 'OUTPUT_TYPES', 'NULL_CLASS_NAME', 'PIPELINE_FILE', 'SAMPLERS',
-           'DEFAULT_STEPS', 'names_to_config', 'names_from_config', 'default_class_names', 'check_class_names',
-           'check_pipeline_dir', 'clip_denoised_output', 'to_pil', 'ClassConditionalPipelineOutput', 'class_indices',
-           'pipeline_source', 'ClassConditionalPipeline', 'sampling_scheduler', 'labelled_grid', 'class_grid',
-           'denoising_gif', 'make_parser', 'sample_to_folder', 'main']
+           'DEFAULT_STEPS', 'DEFAULT_GUIDANCE', 'names_to_config', 'names_from_config', 'default_class_names',
+           'check_class_names', 'check_pipeline_dir', 'clip_denoised_output', 'to_pil',
+           'ClassConditionalPipelineOutput', 'class_indices', 'pipeline_source', 'ClassConditionalPipeline',
+           'sampling_scheduler', 'sampler_name', 'labelled_grid', 'class_grid', 'denoising_gif', 'make_parser',
+           'sample_to_folder', 'main']
 
 # %% ../nbs/05_pipeline.ipynb #efc63798
 def names_to_config(class_names:list, # the class names, in label order
@@ -469,6 +470,7 @@ SAMPLERS = {  # name -> (scheduler class, settings over the training schedule's 
     "euler": (EulerDiscreteScheduler, dict(timestep_spacing="trailing")),
 }
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpmsolver": 20, "dpmsolver-sde": 20, "euler": 50}  # `class_ddpm_sample`'s, when no steps are given
+DEFAULT_GUIDANCE = 1.25  # what class_ddpm_train saves and the widget starts at: the best measured on the digits (see the recommendation below)
 _SAMPLER_ALIASES = {"dpm-solver++": "dpmsolver", "dpmsolver++": "dpmsolver", "sde-dpmsolver++": "dpmsolver-sde",
                     "sde-dpm-solver++": "dpmsolver-sde", "dpm-solver++-sde": "dpmsolver-sde"}
 
@@ -482,6 +484,13 @@ def sampling_scheduler(name:str, # one of `SAMPLERS`: "ddpm", "ddim", "dpmsolver
     if key not in SAMPLERS: raise UserError(f"Unknown scheduler {name!r}: use one of {', '.join(SAMPLERS)}.")
     cls, settings = SAMPLERS[key]
     return cls.from_config(config, **{**settings, **overrides})
+
+def sampler_name(scheduler, # a diffusers scheduler, e.g. `pipe.scheduler` of a loaded pipeline
+                )->str|None: # a `SAMPLERS` name, or None for a scheduler of another kind
+    "Which of `SAMPLERS` a scheduler is (by its class and the settings that tell them apart)."
+    for name, (cls, settings) in SAMPLERS.items():
+        if type(scheduler) is cls and scheduler.config.get("algorithm_type") == settings.get("algorithm_type"): return name
+    return None
 
 # %% ../nbs/05_pipeline.ipynb #1a90e504
 def _font(size:int):
@@ -587,11 +596,12 @@ def make_parser()->argparse.ArgumentParser:
     p.add_argument("--unconditional", action="store_true",
                    help=f"also draw from the null class (no class) into DIR/{NULL_CLASS_NAME}/; needs a model trained with label dropout")
     p.add_argument("--guidance_scale", type=float, default=None,
-                   help="classifier-free guidance: 1 = none, 2-3 = usual (default: the pipeline's saved scale, else 1)")
+                   help="classifier-free guidance: 1 = none, more = the class more strongly, less variety (default: the scale saved "
+                        "with the pipeline; class_ddpm_train saves 1.25, the best measured on the digits)")
     p.add_argument("--num_inference_steps", type=int, default=None,
                    help="denoising steps (default: 20 for dpmsolver and dpmsolver-sde, 50 for ddim and euler, 1000 for ddpm)")
-    p.add_argument("--scheduler", choices=list(SAMPLERS), default="dpmsolver-sde",
-                   help="sampler (default dpmsolver-sde: SDE-DPM-Solver++; dpmsolver: DPM-Solver++, deterministic)")
+    p.add_argument("--scheduler", choices=list(SAMPLERS), default=None,
+                   help="sampler (default: the one saved with the pipeline; class_ddpm_train saves dpmsolver-sde, SDE-DPM-Solver++)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--gif", action="store_true", help="also write denoising.gif")
     p.add_argument("--batch_size", type=int, default=64, help="most images per UNet batch (default 64)")
@@ -666,9 +676,9 @@ def _sample_command(argv):
                     "model_index.json, unet/ and scheduler/), or a folder written by pipe.save_pretrained(...)."):
         pipe = ClassConditionalPipeline.from_pretrained(args.model_dir)
     pipe = pipe.to(device)
-    pipe.scheduler = sampling_scheduler(args.scheduler, pipe.scheduler.config)
-    steps = args.num_inference_steps
-    if steps is None: steps = min(DEFAULT_STEPS[args.scheduler], pipe.scheduler.config.num_train_timesteps)
+    if args.scheduler is not None: pipe.scheduler = sampling_scheduler(args.scheduler, pipe.scheduler.config)
+    steps = args.num_inference_steps  # by default as many as the (saved or chosen) sampler needs
+    if steps is None: steps = min(DEFAULT_STEPS.get(sampler_name(pipe.scheduler), 50), pipe.scheduler.config.num_train_timesteps)
     labels = None if args.class_labels is None else [_cli_label(t, pipe.class_names) for t in args.class_labels]
     if args.unconditional: labels = (list(range(pipe.num_classes)) if labels is None else labels) + [None]
     kw = dict(guidance_scale=args.guidance_scale, num_inference_steps=steps)

@@ -10,7 +10,7 @@ import html, io
 from contextlib import contextmanager
 import numpy as np, torch, imageio.v3 as iio, ipywidgets as W
 from .unet import has_null_class
-from .pipeline import class_grid, labelled_grid, to_pil, sampling_scheduler, DEFAULT_STEPS, NULL_CLASS_NAME
+from .pipeline import class_grid, labelled_grid, to_pil, sampling_scheduler, sampler_name, DEFAULT_STEPS, DEFAULT_GUIDANCE, NULL_CLASS_NAME
 
 # %% ../nbs/06_widget.ipynb #ff158528
 SCHEDULERS = {"DDPM": "ddpm", "DDIM": "ddim", "DPM-Solver++": "dpmsolver"}  # the widget's choices -> `sampling_scheduler` names
@@ -43,7 +43,7 @@ class SamplingWidget(W.VBox):
     "Interactive per-class sampler for a `ClassConditionalPipeline`: pick a class and settings, press Generate."
     def __init__(self, pipe, # a `ClassConditionalPipeline` (or any pipeline with `unet`, `scheduler` and `class_names`)
                  class_names:list=None, # names for the class indices, when the pipeline has none
-                 scheduler:str="DPM-Solver++", # the scheduler the widget starts with, one of `SCHEDULERS`
+                 scheduler:str=None, # the scheduler the widget starts with, one of `SCHEDULERS`; None: the pipeline's own (else DPM-Solver++)
                  steps:int=None, # the steps it starts with; None: that scheduler's `DEFAULT_STEPS`
                  n_per_class:int=4, # the images per class it starts with
                  max_frames:int=20, # most frames kept for the denoising animation
@@ -51,6 +51,8 @@ class SamplingWidget(W.VBox):
         if not all(hasattr(pipe, a) for a in ("unet", "scheduler")):
             raise TypeError(f"SamplingWidget needs a pipeline with a unet and a scheduler, got {type(pipe).__name__}: "
                             "load one with ClassConditionalPipeline.from_pretrained(MODEL_DIR).")
+        if scheduler is None:  # the sampler saved with the pipeline, when it is one of ours
+            scheduler = next((k for k, v in SCHEDULERS.items() if v == sampler_name(pipe.scheduler)), "DPM-Solver++")
         if scheduler not in SCHEDULERS: raise ValueError(f"Unknown scheduler {scheduler!r}: use one of {', '.join(SCHEDULERS)}.")
         names = class_names or getattr(pipe, "class_names", None)
         if not names:
@@ -64,7 +66,9 @@ class SamplingWidget(W.VBox):
         self.class_picker = W.Dropdown(options=[(n, i) for i, n in enumerate(self.class_names)] + [("all classes", ALL_CLASSES)] + null,
                                        value=0, description="class", style=style)
         self.per_class = W.IntSlider(n_per_class, min=1, max=16, description="per class", style=style)
-        self.guidance = W.FloatSlider(3.0 if self.guided else 1.0, min=0.0, max=10.0, step=0.5, description="guidance",
+        saved = getattr(pipe, "default_guidance_scale", 1.0)  # the pipeline's own default, else the recommended one
+        start = (saved if saved != 1.0 else DEFAULT_GUIDANCE) if self.guided else 1.0
+        self.guidance = W.FloatSlider(start, min=0.0, max=10.0, step=0.25, description="guidance",
                                       style=style, disabled=not self.guided,
                                       tooltip=("classifier-free guidance: 1 = none, 0 = ignore the class, higher = more like the class"
                                                if self.guided else "This model has no null class (it was trained without label "
