@@ -140,13 +140,9 @@ def checkpoint_pipeline(run_dir, checkpoint, ema: bool = True):
     from safetensors.torch import load_file
     from class_ddpm.pipeline import ClassConditionalPipeline
     pipe = ClassConditionalPipeline.from_pretrained(str(run_dir))
-    ema_file = Path(checkpoint) / "custom_checkpoint_0.pkl"
-    if ema and ema_file.exists():  # diffusers EMAModel.state_dict(), saved by accelerate: tensors and numbers only
-        shadow = torch.load(ema_file, weights_only=True, map_location="cpu")["shadow_params"]
-        params = list(pipe.unet.parameters())
-        assert len(shadow) == len(params), f"{ema_file}: {len(shadow)} EMA tensors for {len(params)} parameters"
-        with torch.no_grad():
-            for p, s in zip(params, shadow): p.copy_(s)
+    ema_file = Path(checkpoint) / "unet_ema" / "diffusion_pytorch_model.safetensors"  # EMAModel.save_pretrained's folder
+    if ema and ema_file.exists():
+        pipe.unet.load_state_dict(load_file(str(ema_file)))
     else:
         pipe.unet.load_state_dict(load_file(str(Path(checkpoint) / "model.safetensors")))
     pipe.set_progress_bar_config(disable=True)
