@@ -26,6 +26,7 @@ from class_ddpm.training import EMA_FOLDER, TrainConfig, read_metrics, step_gene
 
 RESULTS = []
 DEVICE = "cuda"
+SMALL = {}  # --cpu: a smaller run (8 px, batch 8), so that the smoke test takes a minute or two
 
 
 def report(ok, what, detail=""):
@@ -45,7 +46,7 @@ def check(what, fn):
 
 def config(out, **kw):
     return TrainConfig(output_dir=str(out), max_train_steps=20, checkpointing_steps=10, logging_steps=5, lr_warmup_steps=5,
-                       num_images_per_class=2, eval_batch_size=20, **kw)
+                       num_images_per_class=2, eval_batch_size=20, **SMALL, **kw)
 
 
 def end_to_end(name, work, **kw):
@@ -105,6 +106,7 @@ def main():
     if args.cpu:
         global DEVICE
         DEVICE, work = "cpu", Path(tempfile.mkdtemp(prefix="class_ddpm_gpu_check_"))
+        SMALL.update(resolution=8, train_batch_size=8)
         check("fp32", lambda: end_to_end("fp32", work))
         check("bf16", lambda: end_to_end("bf16", work, mixed_precision="bf16"))
         print(f"{sum(RESULTS)} of {len(RESULTS)} checks passed (CPU smoke test)")

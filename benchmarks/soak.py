@@ -31,7 +31,7 @@ def command(out, steps, every, extra):
 def start(cmd, log, pause):
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "CLASS_DDPM_CHECKPOINT_PAUSE": str(pause)}
+           "CLASS_DDPM_CHECKPOINT_PAUSE": str(pause), "PYTHONUNBUFFERED": "1"}  # the log is read while it runs
     return subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
 
@@ -88,7 +88,7 @@ def main():
                    help="seconds each checkpoint write sleeps half-way (CLASS_DDPM_CHECKPOINT_PAUSE), so that some kills land inside a write")
     args = p.parse_args()
     extra = []
-    if args.quick: args.kills, args.steps, args.every, extra = 3, 30, 10, ["--resolution", "8", "--train_batch_size", "8"]
+    if args.quick: args.kills, args.steps, args.every, extra = 4, 60, 10, ["--resolution", "8", "--train_batch_size", "8"]
     d = setup(args)
     work = Path(tempfile.mkdtemp(prefix="class_ddpm_soak_"))
     t0 = time.time()
@@ -97,25 +97,47 @@ def main():
     if proc.wait() != 0: sys.exit(f"the reference run failed:\n{(work / 'reference.log').read_text()[-3000:]}")
     ref_seconds = time.time() - t0
     ref_train = float(read_metrics(ref)["time"][-1])
-    startup = ref_seconds - ref_train
+    startup = ref_seconds - ref_train  # start-up and the end (the last grid and pipeline): the time not training
     print(f"reference run: {ref_seconds:.0f} s ({ref_train:.0f} s of training)", flush=True)
 
     rng = random.Random(args.seed)
-    run, rows, attempt = work / "soak", [], 0
+    # the kills cycle through three kinds: after training has begun, at a random point of the steps left (spread so that
+    # the kills cover the run); while starting up (loading the data, the model, the checkpoint); inside a checkpoint write
+    kinds = [("while training", "while starting up", "while training", "inside a write")[i % 4] for i in range(args.kills)]
+    run, rows, attempt, kills = work / "soak", [], 0, 0
     cmd = command(run, args.steps, args.every, [*extra, "--resume_from_checkpoint", "latest"])
-    kills = 0
     while True:
         attempt += 1
         newest = list_checkpoints(run)
         expected = newest[-1].name if newest else "new run"
+        done = int(expected.split("-")[1]) if newest else 0
         log = work / f"attempt{attempt:02d}.log"
-        delay = rng.uniform(1.0, startup + 0.25 * ref_train) if kills < args.kills else None
+        kind = kinds[kills] if kills < args.kills else "none (left to finish)"
         proc = start(cmd, log, args.pause)
-        try: rc = proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
+        t_start, delay, in_write = time.time(), None, False
+        def wait_for(cond):
+            while proc.poll() is None and not cond(): time.sleep(0.01)
+        if kind == "while training":
+            left = sum(k == "while training" for k in kinds[kills:])  # this one included
+            share = (args.steps - done) / args.steps / (left + 1)  # of the run's steps: the last share is left to finish
+            after = rng.uniform(0.0, 1.6 * ref_train * share)  # never past the end of the run, with a margin
+            wait_for(lambda: "Training on" in log.read_text(errors="replace"))
+            t_train = time.time()
+            wait_for(lambda: time.time() - t_train > after)
+        elif kind == "while starting up":
+            after = rng.uniform(1.0, startup)
+            wait_for(lambda: time.time() - t_start > after)
+        elif kind == "inside a write":
+            after = rng.uniform(0.0, args.pause + 0.2)
+            # a write begun by this process: one a killed run left is removed at start-up, before "Training on"
+            wait_for(lambda: "Training on" in log.read_text(errors="replace"))
+            wait_for(lambda: any(run.glob(".tmp-checkpoint-*")))
+            time.sleep(after)
+        delay = time.time() - t_start
+        if proc.poll() is None and kind != "none (left to finish)":
             in_write = any(run.glob(".tmp-checkpoint-*"))  # the moment of the kill, as near as we can see it
-            os.kill(proc.pid, signal.SIGKILL); rc = proc.wait()
-        else: in_write = False
+            os.kill(proc.pid, signal.SIGKILL)
+        rc = proc.wait()
         killed = rc == -signal.SIGKILL
         kills += killed
         said = resumed_from(log)
@@ -123,7 +145,7 @@ def main():
         phase = ("finished" if not killed else "inside a checkpoint write" if in_write
                  else "training" if "Training on" in text else "starting up (before training)")
         problems = checkpoint_problems(run)
-        rows.append(dict(attempt=attempt, kill_after_s=round(delay, 2) if delay else "", killed=killed, phase=phase,
+        rows.append(dict(attempt=attempt, kill=kind, kill_after_s=round(delay, 2) if kind != "none (left to finish)" else "", killed=killed, phase=phase,
                          newest_checkpoint_before=expected, resumed_from=said or "(killed before it said)",
                          resumed_from_newest=(said == expected) if said else "", checkpoints_after=" ".join(
                              c.name.split("-")[1] for c in list_checkpoints(run)), problems="; ".join(problems) or "none",
@@ -143,8 +165,11 @@ def main():
     phases = {ph: sum(r["phase"] == ph and r["killed"] for r in rows) for ph in
               ("starting up (before training)", "training", "inside a checkpoint write")}
     hashes = final_hashes(run)
-    notes = (f"{kills} SIGKILLs at seeded random moments (seed {args.seed}; delays uniform in 1 s to the start-up time + a quarter of "
-             f"the reference's training time), each followed by `--resume_from_checkpoint latest`, then one run left to finish: "
+    notes = (f"{kills} SIGKILLs at seeded random moments (seed {args.seed}), each followed by `--resume_from_checkpoint latest`. "
+             "The kills cycle through three kinds: while training (a delay after the run prints that it starts training, drawn "
+             "uniformly from 0 to 1.6 times the reference's training time for the steps left divided by the training kills left "
+             "plus one, so that the kills spread over the run), while starting up (1 s to the reference's start-up time after the start), and inside "
+             f"a checkpoint write (0 to {args.pause + 0.2:.1f} s after a write begins). Then one run is left to finish: "
              f"{attempt} starts in all. The command: `{' '.join(command('OUT', args.steps, args.every, extra))} "
              f"--resume_from_checkpoint latest`, with CLASS_DDPM_CHECKPOINT_PAUSE={args.pause} s inside each checkpoint write "
              f"so that some kills land there. Kills by phase: {phases['starting up (before training)']} while starting up, "
@@ -157,7 +182,7 @@ def main():
              f"reference's: **{same_log}**. Reference run {ref_seconds:.0f} s; the whole soak {total / 60:.1f} min. "
              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; the machine was shared with other jobs, "
              "so the moments at which the kills landed vary from run to run even with the same seed.")
-    cols = ["attempt", "kill_after_s", "phase", "newest_checkpoint_before", "resumed_from", "resumed_from_newest",
+    cols = ["attempt", "kill", "kill_after_s", "phase", "newest_checkpoint_before", "resumed_from", "resumed_from_newest",
             "checkpoints_after", "problems"]
     write_results(d, "soak", rows, cols, "Soak test: 20 SIGKILLs and resumes of class_ddpm_train" if not args.quick
                   else "Soak test (quick)", notes)
