@@ -92,13 +92,16 @@ def main():
     d = setup(args)
     work = Path(tempfile.mkdtemp(prefix="class_ddpm_soak_"))
     t0 = time.time()
+    # the reference run goes on beside the soak run (they are independent); its log gives the seconds per step
     ref = work / "reference"
-    proc = start(command(ref, args.steps, args.every, extra), work / "reference.log", 0)
-    if proc.wait() != 0: sys.exit(f"the reference run failed:\n{(work / 'reference.log').read_text()[-3000:]}")
-    ref_seconds = time.time() - t0
-    ref_train = float(read_metrics(ref)["time"][-1])
-    startup = ref_seconds - ref_train  # start-up and the end (the last grid and pipeline): the time not training
-    print(f"reference run: {ref_seconds:.0f} s ({ref_train:.0f} s of training)", flush=True)
+    ref_proc = start(command(ref, args.steps, args.every, extra), work / "reference.log", 0)
+    def seconds_per_step():
+        for run_dir in (ref, work / "soak"):
+            try:
+                m = read_metrics(run_dir)
+                if len(m["step"]): return float(m["time"][-1] / m["step"][-1])
+            except Exception: pass
+        return 1.0
 
     rng = random.Random(args.seed)
     # the kills cycle through three kinds: after training has begun, at a random point of the steps left (spread so that
@@ -119,14 +122,16 @@ def main():
             while proc.poll() is None and not cond(): time.sleep(0.01)
         if kind == "while training":
             left = sum(k == "while training" for k in kinds[kills:])  # this one included
-            share = (args.steps - done) / args.steps / (left + 1)  # of the run's steps: the last share is left to finish
-            after = rng.uniform(0.0, 1.6 * ref_train * share)  # never past the end of the run, with a margin
+            writes_left = sum(k == "inside a write" for k in kinds[kills:])
+            # each write kill takes the run up to one more checkpoint: keep those steps, and a last share, for later
+            free = max(0, args.steps - done - args.every * (writes_left + 1))
+            after = rng.uniform(0.0, 1.6 * seconds_per_step() * free / (left + 1))
             wait_for(lambda: "Training on" in log.read_text(errors="replace"))
             t_train = time.time()
             wait_for(lambda: time.time() - t_train > after)
-        elif kind == "while starting up":
-            after = rng.uniform(1.0, startup)
-            wait_for(lambda: time.time() - t_start > after)
+        elif kind == "while starting up":  # importing, loading the data, the model and the checkpoint
+            after = rng.uniform(1.0, 30.0)
+            wait_for(lambda: time.time() - t_start > after or "Training on" in log.read_text(errors="replace"))
         elif kind == "inside a write":
             after = rng.uniform(0.0, args.pause + 0.2)
             # a write begun by this process: one a killed run left is removed at start-up, before "Training on"
@@ -154,6 +159,7 @@ def main():
         if not killed:
             if rc != 0: sys.exit(f"attempt {attempt} failed (exit {rc}):\n{text[-3000:]}")
             break
+    if ref_proc.wait() != 0: sys.exit(f"the reference run failed:\n{(work / 'reference.log').read_text()[-3000:]}")
     total = time.time() - t0
 
     same = final_hashes(ref) == final_hashes(run)
@@ -167,8 +173,9 @@ def main():
     hashes = final_hashes(run)
     notes = (f"{kills} SIGKILLs at seeded random moments (seed {args.seed}), each followed by `--resume_from_checkpoint latest`. "
              "The kills cycle through three kinds: while training (a delay after the run prints that it starts training, drawn "
-             "uniformly from 0 to 1.6 times the reference's training time for the steps left divided by the training kills left "
-             "plus one, so that the kills spread over the run), while starting up (1 s to the reference's start-up time after the start), and inside "
+             "uniformly from 0 to 1.6 times the time of the steps left (less one checkpoint interval per write kill left, and one "
+             "more) divided by the training kills left plus one, so that the kills spread over the run), while starting up "
+             "(1 to 30 s after the start, or as training starts), and inside "
              f"a checkpoint write (0 to {args.pause + 0.2:.1f} s after a write begins). Then one run is left to finish: "
              f"{attempt} starts in all. The command: `{' '.join(command('OUT', args.steps, args.every, extra))} "
              f"--resume_from_checkpoint latest`, with CLASS_DDPM_CHECKPOINT_PAUSE={args.pause} s inside each checkpoint write "
@@ -179,7 +186,7 @@ def main():
              f"Final weights equal to the uninterrupted reference run's, bit for bit (sha256 over the tensors of the last "
              f"checkpoint's raw and EMA weights and of the saved pipeline's UNet): **{same}** "
              f"(EMA UNet {hashes['pipeline UNet (EMA)'][:16]}...). Metrics log rows (step, epoch, loss, lr) equal to the "
-             f"reference's: **{same_log}**. Reference run {ref_seconds:.0f} s; the whole soak {total / 60:.1f} min. "
+             f"reference's: **{same_log}**. The reference run ran beside the soak run; the whole soak took {total / 60:.1f} min. "
              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; the machine was shared with other jobs, "
              "so the moments at which the kills landed vary from run to run even with the same seed.")
     cols = ["attempt", "kill", "kill_after_s", "phase", "newest_checkpoint_before", "resumed_from", "resumed_from_newest",
