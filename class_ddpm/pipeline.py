@@ -15,10 +15,14 @@ from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.pipelines import pipeline_utils
 from diffusers.utils import deprecate
 from diffusers.utils.torch_utils import randn_tensor
-try:  # one-line command errors (lesson 08); saved beside a model as `pipeline.py`, this file must also stand alone
-    from class_ddpm.errors import CommandParser, UserError, UserPathError, run_command, user_input
-except ImportError:  # standalone: the checks raise plain errors (the command line is class_ddpm's, and not in it)
-    UserError, UserPathError = ValueError, FileNotFoundError
+# Saved beside a model as `pipeline.py`, this file must stand alone: lesson 08's one-line command errors come from
+# class_ddpm when it is installed (imported by name, so that diffusers' check of a remote file's imports does not ask
+# for class_ddpm), and the checks raise plain errors when it is not (the command line is class_ddpm's anyway).
+try:
+    _errors = importlib.import_module("class_ddpm.errors")
+    CommandParser, UserError, UserPathError, run_command, user_input = (getattr(_errors, n) for n in
+        ("CommandParser", "UserError", "UserPathError", "run_command", "user_input"))
+except ImportError: UserError, UserPathError = ValueError, FileNotFoundError
 
 # %% auto #0
 __all__ = ['ORIGINAL_NUM_CLASSES', 'PICKLE_SUFFIXES', 'OUTPUT_TYPES', 'NULL_CLASS_NAME', 'PIPELINE_FILE', 'SAMPLERS',
@@ -370,7 +374,7 @@ class ClassConditionalPipeline(DiffusionPipeline):
         try: return class_indices(class_labels, self.class_names, null_class=self.has_null_class)
         except ValueError as e:
             if "asks for the null class" not in str(e): raise
-            raise ValueError(f"class label None asks for unconditional samples from the null class ('no class'), but this model "
+            raise UserError(f"class label None asks for unconditional samples from the null class ('no class'), but this model "
                              f"has none: {_no_null_why(self)}. Ask for its classes by name or index.") from None
 
     @classmethod
@@ -386,9 +390,9 @@ class ClassConditionalPipeline(DiffusionPipeline):
         try:
             with _load_as(cls): return super().from_pretrained(name, **kwargs)
         except OSError as e:
-            if not (local and "Unable to load weights" in str(e)): raise
-            files = sorted(f.name for f in (Path(name) / "unet").glob("*") if f.name.endswith(PICKLE_SUFFIXES))
-            raise ValueError(f"{Path(name) / 'unet'} has only pickle weights ({', '.join(files)}) that torch.load(weights_only=True) "
+            files = sorted(f.name for f in (Path(name) / "unet").glob("*") if f.name.endswith(PICKLE_SUFFIXES)) if local else []
+            if not (files and "Unable to load weights" in str(e)): raise  # e.g. a damaged .safetensors: diffusers' own message
+            raise UserError(f"{Path(name) / 'unet'} has only pickle weights ({', '.join(files)}) that torch.load(weights_only=True) "
                              "refused: they hold objects other than tensors, and unpickling those can run code, so they are not "
                              "opened. Re-save the model from code you trust with pipe.save_pretrained(DIR).") from None
 
@@ -633,7 +637,7 @@ def sample_to_folder(pipe:ClassConditionalPipeline, # the pipeline to sample wit
     labels = _as_labels(pipe, list(range(pipe.num_classes)) if class_labels is None else class_labels)
     labels = list(dict.fromkeys(labels))  # a class asked for twice gets one folder
     if None in labels and NULL_CLASS_NAME in pipe.class_names:
-        raise ValueError(f"A class is named {NULL_CLASS_NAME!r}, the folder of the unconditional samples: rename it (pipe.class_names = [...]).")
+        raise UserError(f"A class is named {NULL_CLASS_NAME!r}, the folder of the unconditional samples: rename it (pipe.class_names = [...]).")
     n, out = int(num_images_per_class), Path(output_dir)
     per_call = max(1, batch_size // max(n, 1))
     chunks = [labels[s:s + per_call] for s in range(0, len(labels), per_call)]

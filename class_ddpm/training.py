@@ -34,7 +34,7 @@ from diffusers.utils import logging as diffusers_logging
 from .corruption import BETA_SCHEDULES, PREDICTION_TYPES, add_noise, make_scheduler
 from .data import load_image_dataset
 from .errors import CommandParser, UserError, UserPathError, run_command, user_input
-from .pipeline import DEFAULT_STEPS, SAMPLERS, ClassConditionalPipeline, class_grid, names_from_config, sampling_scheduler
+from .pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, SAMPLERS, ClassConditionalPipeline, class_grid, names_from_config, sampling_scheduler
 from .snr import WEIGHTINGS, diffusion_loss
 from .unet import PRESETS, _check_resolution, conditional_unet, fitting_preset, has_null_class
 from . import __version__
@@ -79,7 +79,7 @@ class TrainConfig:
     seed:int=0 # seeds the weights, the batch order, the noise, the labels dropped and the sample grids
     train_batch_size:Optional[int]=None # images per process per step; None: 64 for digits, else 16
     num_epochs:Optional[int]=None # passes over the data; None: 100, or what `max_train_steps` needs
-    max_train_steps:Optional[int]=None # optimiser steps in all (overrides `num_epochs`); None: 1000 for digits
+    max_train_steps:Optional[int]=None # optimiser steps in all (overrides `num_epochs`); None: 1500 for digits
     gradient_accumulation_steps:int=1 # batches per optimiser step
     learning_rate:Optional[float]=None # peak learning rate; None: 2e-3 for digits, else 1e-4
     lr_scheduler:str="cosine" # a diffusers `get_scheduler` name
@@ -100,9 +100,9 @@ class TrainConfig:
     num_images_per_class:int=8 # images in each row of the sample grids
     save_images_epochs:Optional[int]=None # a sample grid every this many epochs (and at the end); None: 10
     save_model_epochs:Optional[int]=None # save the pipeline every this many epochs (and at the end); None: 10
-    inference_scheduler:str="dpmsolver" # sampler of the grids and of the saved pipeline: ddpm, ddim, dpmsolver (DPM-Solver++) or euler
-    ddpm_num_inference_steps:Optional[int]=None # sampling steps of the grids; None: `class_ddpm.pipeline.DEFAULT_STEPS` (20 for dpmsolver)
-    guidance_scale:float=1.5 # classifier-free guidance scale of the grids (1: none)
+    inference_scheduler:str="dpmsolver-sde" # sampler of the grids and of the saved pipeline: ddpm, ddim, dpmsolver (DPM-Solver++), dpmsolver-sde or euler
+    ddpm_num_inference_steps:Optional[int]=None # sampling steps of the grids; None: `class_ddpm.pipeline.DEFAULT_STEPS` (20 for dpmsolver and dpmsolver-sde)
+    guidance_scale:float=DEFAULT_GUIDANCE # classifier-free guidance of the grids, saved as the pipeline's default (1: none)
     checkpointing_steps:Optional[int]=None # a checkpoint every this many steps; None: 500
     checkpoints_total_limit:Optional[int]=None # keep only the newest this many checkpoints; None: all
     resume_from_checkpoint:Optional[str]=None # "latest" or a checkpoint folder to continue from
@@ -115,7 +115,7 @@ class TrainConfig:
     hub_private_repo:bool=False # make the Hub repository private
 
 # %% ../nbs/04_training.ipynb #c1a259e8
-DIGITS_DEFAULTS = dict(resolution=16, preset="tiny", train_batch_size=64, max_train_steps=1000, learning_rate=2e-3,
+DIGITS_DEFAULTS = dict(resolution=16, preset="tiny", train_batch_size=64, max_train_steps=1500, learning_rate=2e-3,
                        snr_weighting="none", lr_warmup_steps=50, eval_batch_size=100, save_images_epochs=10, save_model_epochs=10,
                        checkpointing_steps=500)
 DATASET_DEFAULTS = dict(resolution=64, preset="cifar10", train_batch_size=16, num_epochs=100, learning_rate=1e-4,
@@ -307,7 +307,7 @@ def _read_safely(path:Path):
     else: accelerate_load(path, map_location="cpu")  # weights_only=True, numpy arrays allowed (RNG states)
 
 def _refusal(checkpoint, name, why):
-    return ValueError(f"Cannot resume from {checkpoint}: {name} {why}. class_ddpm never unpickles a checkpoint file: resume "
+    return UserError(f"Cannot resume from {checkpoint}: {name} {why}. class_ddpm never unpickles a checkpoint file: resume "
                       f"from a checkpoint saved by class_ddpm {__version__} or later, or start from scratch "
                       "(--overwrite_output_dir or another --output_dir).")
 
@@ -322,7 +322,7 @@ def load_checkpoint(accelerator:Accelerator, # the run's accelerator, after `pre
     try: saved = json.loads((ck / STATE_FILE).read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e: raise _refusal(ck, STATE_FILE, "is not JSON") from e
     if ema is not None and not (ck / EMA_FOLDER).is_dir():
-        raise ValueError(f"Cannot resume from {ck} with the EMA on: it has no {EMA_FOLDER}/ (it was saved with --no-use_ema). "
+        raise UserError(f"Cannot resume from {ck} with the EMA on: it has no {EMA_FOLDER}/ (it was saved with --no-use_ema). "
                          "Resume with --no-use_ema, or start from scratch.")
     # accelerate skips RNG states it cannot read without a word; a file that is not what it claims should stop us
     files = [ck / f"random_states_{accelerator.process_index}.pkl"] + sorted(p for p in ck.rglob("*") if p.is_file())
@@ -434,7 +434,7 @@ def check_checkpoint_fits(checkpoint, # a checkpoint folder to resume from
     weights = ck / "model.safetensors"
     if not weights.exists(): return  # accelerate's `load_state` reports what is missing
     from safetensors import safe_open
-    with user_input(f"The checkpoint {ck}", "Resume from another checkpoint, or start a new run."):
+    with user_input(f"Cannot resume from {ck}: model.safetensors cannot be read safely", "Resume from another checkpoint, or start a new run."):
         with safe_open(str(weights), "pt") as f: saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     now = {k: tuple(v.shape) for k, v in unet.state_dict().items()}
     if saved == now: return
@@ -453,8 +453,8 @@ def inference_scheduler(config:TrainConfig, # a resolved config
     "The sampler of the grids and of the saved pipeline (`class_ddpm.pipeline.sampling_scheduler`), on the training noise levels."
     return sampling_scheduler(config.inference_scheduler, train_scheduler.config)
 
-def _pipeline(unet, scheduler, class_names):
-    return ClassConditionalPipeline(unet=unet, scheduler=scheduler, class_names=list(class_names))
+def _pipeline(unet, scheduler, class_names, guidance_scale=None):
+    return ClassConditionalPipeline(unet=unet, scheduler=scheduler, class_names=list(class_names), guidance_scale=guidance_scale)
 
 def write_progress_gif(samples_dir, # the folder of `epoch_NNNN.png` grids
                        duration:float=0.5, # seconds per frame
@@ -683,7 +683,7 @@ def train(config:TrainConfig, # the run's settings (`None` fields get `resolve_c
         write_progress_gif(out / "samples")
     def save_pipeline():
         check_weights()
-        with_ema(lambda: _pipeline(unwrapped(), sampler, names).save_pretrained(out))
+        with_ema(lambda: _pipeline(unwrapped(), sampler, names, c.guidance_scale if null else None).save_pretrained(out))
     def state():
         return dict(global_step=global_step, epoch=micro // n_batches, num_processes=P, train_batch_size=c.train_batch_size,
                     seed=c.seed, gradient_accumulation_steps=c.gradient_accumulation_steps, max_train_steps=max_steps,
