@@ -13,7 +13,7 @@ end (the Min-SNR paper reports 3.4x faster convergence), by ratio and by accurac
     python benchmarks/loss_weighting.py            # full run: benchmarks/results/loss_weighting.{csv,md,png}
     python benchmarks/loss_weighting.py --quick    # a check that it runs (a few steps, a temporary folder)
 """
-import sys, time
+import json, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +82,7 @@ def main(argv=None):
                         continue
                     run = runs / f"{size}-{pred}-{w}-seed{seed}"
                     load = load_1m()
-                    if not args.reuse:
+                    if not (args.reuse or (run / "benchmark_train_s.txt").exists() and checkpoint_steps(run).get(steps)):
                         start = time.time()
                         # grids and pipeline only at the end: the runs differ in the loss (and the UNet) alone
                         train(TrainConfig(output_dir=str(run), overwrite_output_dir=True, prediction_type=pred, snr_weighting=w,
@@ -91,12 +91,18 @@ def main(argv=None):
                                           save_images_epochs=10**6, save_model_epochs=10**6, num_images_per_class=2))
                         (run / "benchmark_train_s.txt").write_text(f"{time.time() - start}\n")
                     train_s = float((run / "benchmark_train_s.txt").read_text())
+                    # each run's judgements are kept beside it, so a later call (more seeds, --reuse) judges only new runs
+                    cache = run / f"benchmark_eval_n{n_per_class}.json"
+                    done = {r["step"]: r for r in json.loads(cache.read_text())} if cache.exists() and not args.quick else {}
                     for step, ckpt in sorted(checkpoint_steps(run).items()):
+                        if step in done: seed_rows.append(done[step]); continue
                         r = judge_pipeline(checkpoint_pipeline(run, ckpt), jd, n_per_class=n_per_class, num_inference_steps=20)
                         seed_rows.append(dict(size=size, prediction_type=pred, weighting=w, seed=seed, step=step, **quality(r),
                                               train_s=train_s, load_1m_train_start=load, load_1m_eval=load_1m()))
                         print({k: seed_rows[-1][k] for k in ("size", "prediction_type", "weighting", "seed", "step", "accuracy",
                                                              "ratio", "kid", "precision", "recall")}, flush=True)
+                        done[step] = seed_rows[-1]
+                        cache.write_text(json.dumps(list(done.values())))
     # the curves compared below: the mean over the seeds of each (size, target, weighting, step)
     rows = []
     for key in dict.fromkeys((r["size"], r["prediction_type"], r["weighting"], r["step"]) for r in seed_rows):

@@ -10,7 +10,7 @@ Goals: at least 95% accuracy within 5 minutes on 2 CPU cores; the ratio (1 = as 
     python benchmarks/time_to_quality.py --quick    # a check that it runs (20 steps, a temporary folder)
     python benchmarks/time_to_quality.py --candidate NAME --name time_to_quality_NAME   # a defaults_search candidate
 """
-import shutil, sys, time
+import csv, shutil, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,13 +28,18 @@ def main(argv=None):
     p.add_argument("--n_per_class", type=int, default=50, help="images drawn per digit at each checkpoint")
     p.add_argument("--reuse", action="store_true", help="do not train: evaluate the checkpoints already in --run_dir")
     p.add_argument("--candidate", default=None, help="train a candidate of defaults_search.py (its CANDIDATES) instead of the defaults")
-    p.add_argument("--steps", type=int, default=None, help="with --candidate: its training steps (default: the digits default, 1000)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the digits default; with --candidate, 1000)")
     p.add_argument("--name", default="time_to_quality", help="stem of the result files")
+    p.add_argument("--wall_from", default=None, help="a run folder of the same model and batch trained on an idle machine: "
+                   "wall time at each step is read from its metrics.csv (its `time` column), so a run trained under load "
+                   "still gets the wall times of a quiet machine (the wall time of the run itself is kept as wall_s_here)")
     args = p.parse_args(argv)
     d = setup(args)
     default_run = RUNS / ("digits-default" if args.candidate is None else f"ttq-{args.candidate}")
     run = Path(args.run_dir or default_run) if not args.quick else d / "run"
-    if args.candidate is None: config = TrainConfig(output_dir=str(run), overwrite_output_dir=True, seed=0)
+    if args.candidate is None:
+        config = TrainConfig(output_dir=str(run), overwrite_output_dir=True, seed=0)
+        if args.steps: config.max_train_steps = args.steps
     else:
         from defaults_search import candidate_config, find_candidate
         config = candidate_config(find_candidate(args.candidate), run, steps=args.steps or 1000, seed=0)
@@ -51,12 +56,19 @@ def main(argv=None):
     load_train_end = load_1m()
     c = resolve_config(config)
     steps, seconds = checkpoint_steps(run), checkpoint_seconds(run, start)
+    here = dict(seconds)
+    if args.wall_from:  # the quiet run's clock: seconds since its start at each logged step, interpolated
+        import numpy as np
+        log = list(csv.DictReader(open(Path(args.wall_from) / "metrics.csv")))
+        ls, lt = np.array([float(r["step"]) for r in log]), np.array([float(r["time"]) for r in log])
+        rate = (ls[-1] - ls[0]) / (lt[-1] - lt[0])  # beyond its last step, the same rate
+        seconds = {s: float(np.interp(s, ls, lt)) if s <= ls[-1] else float(lt[-1] + (s - ls[-1]) / rate) for s in steps}
     jd = judge()
     rows = []
     guidances = sorted({1.0, float(c.guidance_scale)})  # none, and the training's grids (1.5)
     for step, ckpt in sorted(steps.items()):
         pipe = checkpoint_pipeline(run, ckpt)
-        row = dict(step=step, wall_s=seconds[step], wall_min=seconds[step] / 60)
+        row = dict(step=step, wall_s=seconds[step], wall_min=seconds[step] / 60, wall_s_here=here[step])
         for g in guidances:
             r = judge_pipeline(pipe, jd, n_per_class=n_per_class, num_inference_steps=c.ddpm_num_inference_steps, guidance_scale=g)
             row.update(quality(r, f"_g{g:g}"))
@@ -70,11 +82,14 @@ def main(argv=None):
         h = hits[g]
         return (f"at guidance {g:g}, 95% is first reached at step {h['step']}, {h['wall_s'] / 60:.1f} min into the run "
                 f"({'within' if h['wall_s'] <= 300 else 'NOT within'} the 5-minute goal)" if h else f"at guidance {g:g}, 95% is not reached")
-    what = "the default digits training" if args.candidate is None else f"candidate {args.candidate!r} of defaults_search.py"
+    what = (("the default digits training" + (f" at {args.steps} steps" if args.steps else "")) if args.candidate is None else f"candidate {args.candidate!r} of defaults_search.py")
     notes = (f"Run: {what}. Training: {c.max_train_steps} steps of batch {c.train_batch_size} in {total:.0f} s "
              f"({c.max_train_steps / total:.2f} steps/s, {c.max_train_steps * c.train_batch_size / total:.0f} images/s, checkpoints "
              f"every {config.checkpointing_steps} steps included), 1-minute load average {load_start} at the start and "
              f"{load_train_end} at the end of training (2 cores, {torch.get_num_threads()} torch thread(s)). "
+             + (f"Wall times (`wall_s`) are those of {args.wall_from}, the same model and batch trained on the idle machine "
+                f"(its metrics.csv: seconds since the start of training at each step), not of this run (`wall_s_here`). "
+                if args.wall_from else "") +
              f"Samples: {c.inference_scheduler} {c.ddpm_num_inference_steps} steps, EMA weights, {n_per_class} per digit "
              f"(n = {final['n_g1']}), without guidance (g=1) and at the guidance of the training's sample grids (g={gd:g}).\n\n"
              + "".join(f"At the end, g={g:g}: accuracy {final[f'accuracy_g{g:g}']:.1%} (worst digit "
@@ -82,7 +97,7 @@ def main(argv=None):
                        f"{final[f'judge_frechet_g{g:g}']:.3g}. Lowest ratio over the run: {best[g][f'ratio_g{g:g}']:.2f}x at step "
                        f"{best[g]['step']}.\n\n" for g in guidances)
              + (lambda t: t[0].upper() + t[1:])("; ".join(reached(g) for g in guidances)) + ".\n\n" + FIDELITY_NOTE)
-    cols = ["step", "wall_s"] + [f"{k}_g{g:g}" for g in guidances for k in ("accuracy", "ratio", "kid", "precision", "recall")] \
+    cols = ["step", "wall_s"] + (["wall_s_here"] if args.wall_from else []) + [f"{k}_g{g:g}" for g in guidances for k in ("accuracy", "ratio", "kid", "precision", "recall")] \
            + ["n_g1", "floor_g1", "load_1m_eval"]
     write_results(d, args.name, rows, cols, f"Benchmark 1: time to quality of {what}", notes)
 
