@@ -384,14 +384,19 @@ class FidelityJudge:
                  k:int=3, # neighbours of precision and recall
                  floor_draws:int=5, # draws of held-out images each floor is averaged over
                  seed:int=0, # seeds the split, the draws and KID's blocks
+                 labels=None, # the class of each real image: floors with a generated set's class counts
+                 held_out_labels=None, # the class of each held-out image (with `held_out`)
                 ):
         x = image_batch(real_images, value_range)
+        labels = None if labels is None else torch.as_tensor(labels)
         if held_out is None:
             order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
             x, held = x[order[:len(x) // 2]], x[order[len(x) // 2:]]
+            held_out_labels = None if labels is None else labels[order[len(order) // 2:]]
         else: held = image_batch(held_out, value_range)
         self.features = PixelFeatures(x, variance, max_components)
         self.reference, self.held_out = self.features(x), self.features(held)
+        self.held_out_labels = None if held_out_labels is None else np.asarray(held_out_labels)
         self.k, self.floor_draws, self.seed, self._floors = k, floor_draws, seed, {}
 
     @classmethod
@@ -400,31 +405,47 @@ class FidelityJudge:
               ):
         "A judge of digits models: the real digits rendered as `load_image_dataset('digits', resolution)` renders them."
         from class_ddpm.data import load_image_dataset
-        return cls(load_image_dataset("digits", resolution).images, **kwargs)
+        ds = load_image_dataset("digits", resolution)
+        return cls(ds.images, labels=ds.labels, **kwargs)
 
     def floor(self, n:int, # how many images the generated set has
+              class_counts:Optional[dict]=None, # {class: images of it} of the generated set; None: draws ignore the class
              ) -> dict:
-        "The real-vs-real scores of `n` held-out images (mean of `floor_draws` draws), computed once per n."
-        if n not in self._floors:
+        "The real-vs-real scores of `n` held-out images (mean of `floor_draws` draws, with `class_counts` of each class), computed once."
+        key = (n, None if class_counts is None else tuple(sorted(class_counts.items())))
+        if key not in self._floors:
             if not 2 * 10 <= n <= len(self.held_out):
                 raise ValueError(f"the floor needs n held-out real images with 20 <= n <= {len(self.held_out)}, got n={n}: "
                                  f"judge between 20 and {len(self.held_out)} images at a time, or give more held-out images")
+            if class_counts is not None:
+                have = {c: int((self.held_out_labels == c).sum()) for c in class_counts}
+                short = {c: (m, have[c]) for c, m in class_counts.items() if m > have[c]}
+                if short: raise ValueError(f"the floor draws each class as often as the generated set has it, but the held-out "
+                                           f"images have too few of class(es) {short} (asked, held): judge fewer images per class")
             rng, rows = np.random.default_rng(self.seed), []
             for _ in range(self.floor_draws):
-                f = self.held_out[rng.choice(len(self.held_out), n, replace=False)]
+                if class_counts is None: pick = rng.choice(len(self.held_out), n, replace=False)
+                else: pick = np.concatenate([rng.choice(np.flatnonzero(self.held_out_labels == c), m, replace=False)
+                                             for c, m in sorted(class_counts.items())])
+                f = self.held_out[pick]
                 rows.append([frechet_distance(f, self.reference), kid(f, self.reference, seed=self.seed)[0],
                              *precision_recall(self.reference, f, self.k)])
             rows = np.array(rows)
-            self._floors[n] = dict(frechet=rows[:, 0].mean(), frechet_sd=rows[:, 0].std(ddof=1) if len(rows) > 1 else 0.0,
-                                   kid=rows[:, 1].mean(), precision=rows[:, 2].mean(), recall=rows[:, 3].mean())
-        return self._floors[n]
+            self._floors[key] = dict(frechet=rows[:, 0].mean(), frechet_sd=rows[:, 0].std(ddof=1) if len(rows) > 1 else 0.0,
+                                     kid=rows[:, 1].mean(), precision=rows[:, 2].mean(), recall=rows[:, 3].mean())
+        return self._floors[key]
 
     def __call__(self, images, # generated images in any form `image_batch` takes
                  value_range:tuple=(-1, 1), # range of float values ((0, 1) for the pipeline's output)
+                 labels=None, # the class each image was drawn for: the floor then has the same count of each class
                 ) -> Fidelity:
         "Frechet distance, KID and precision/recall of `images` against the real ones, each with its floor at the same n."
         f = self.features(images, value_range)
-        fl = self.floor(len(f))
+        if labels is not None and self.held_out_labels is None:
+            raise ValueError("labels were given, but the judge has no classes for its held-out images: "
+                             "build it with labels= (and held_out_labels= with held_out=)")
+        counts = None if labels is None else {int(c): int(m) for c, m in zip(*np.unique(np.asarray(labels), return_counts=True))}
+        fl = self.floor(len(f), counts)
         fd = frechet_distance(f, self.reference)
         kid_value, kid_se = kid(f, self.reference, seed=self.seed)
         precision, recall = precision_recall(self.reference, f, self.k)
@@ -469,7 +490,7 @@ def judge_pipeline(pipe, # a `ClassConditionalPipeline` of the digits (class nam
     x = torch.cat(images)
     acc = judge.accuracy(x, targets, value_range=(0, 1))
     fidelity = fidelity if fidelity is not None else _digits_fidelity(x.shape[-1])
-    return dict(accuracy=acc.overall, per_class=acc.per_class, fidelity=fidelity(x, value_range=(0, 1)),
+    return dict(accuracy=acc.overall, per_class=acc.per_class, fidelity=fidelity(x, value_range=(0, 1), labels=targets if fidelity.held_out_labels is not None else None),
                 judge_frechet=judge.frechet(x, value_range=(0, 1)),  # the classifier's 8x8 view: beside, never alone
                 seconds_per_image=seconds / len(x), n_images=len(x), images=x, labels=targets)
 
