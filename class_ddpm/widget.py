@@ -13,7 +13,7 @@ from .unet import has_null_class
 from .pipeline import class_grid, labelled_grid, to_pil, sampling_scheduler, sampler_name, DEFAULT_STEPS, DEFAULT_GUIDANCE, NULL_CLASS_NAME
 
 # %% ../nbs/06_widget.ipynb #ff158528
-SCHEDULERS = {"DDPM": "ddpm", "DDIM": "ddim", "DPM-Solver++": "dpmsolver"}  # the widget's choices -> `sampling_scheduler` names
+SCHEDULERS = {"DDPM": "ddpm", "DDIM": "ddim", "DPM-Solver++": "dpmsolver", "SDE-DPM-Solver++": "dpmsolver-sde"}  # the widget's choices -> `sampling_scheduler` names
 
 # %% ../nbs/06_widget.ipynb #5c5a5931
 @contextmanager
