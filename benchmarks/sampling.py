@@ -15,7 +15,7 @@ goes to benchmarks/runs/digits-epsilon-min_snr; either is trained first when mis
     python benchmarks/sampling.py            # full run: benchmarks/results/sampling.{csv,md,png}
     python benchmarks/sampling.py --quick    # a check that it runs (10-step models, few images and steps)
 """
-import sys
+import json, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,8 +33,11 @@ MODELS = {  # name -> (run folder, TrainConfig overrides of the digits defaults,
 }
 
 
-def settings(ddpm_steps):
-    "(model, sampler, steps, guidance, clip x0) of every row."
+def settings(ddpm_steps, core=False):
+    "(model, sampler, steps, guidance, clip x0) of every row; `core`: the model rows only, fast samplers first."
+    if core:
+        fast = [(m, s, 20, 1.0, c) for m in ("epsilon", "default") for s in ("dpmsolver", "dpmsolver-sde") for c in (True, False)]
+        return fast + [(m, "ddpm", ddpm_steps, 1.0, c) for c in (True, False) for m in ("epsilon", "default")]
     rows = []
     for model in MODELS:
         for sampler, steps in (("ddpm", ddpm_steps), ("dpmsolver", 20), ("dpmsolver-sde", 20)):
@@ -66,6 +69,9 @@ def main(argv=None):
     p.add_argument("--ddpm_steps", type=int, default=1000, help="DDPM's steps (the 'many steps' reference; 250 to save time)")
     p.add_argument("--n_per_class", type=int, default=50)
     p.add_argument("--batch_size", type=int, default=250, help="images per pipeline call")
+    p.add_argument("--core", action="store_true", help="only the two models' rows (DDPM, DPM-Solver++ 20, SDE 20, clipped or "
+                   "not), fast samplers first; the guidance frontier is guidance_frontier.py's")
+    p.add_argument("--cache", default=str(RUNS / "sampling_rows.json"), help="rows measured so far (a rerun measures only the rest)")
     args = p.parse_args(argv)
     d = setup(args)
     folders = {"default": Path(args.model), "epsilon": Path(args.epsilon_model)}
@@ -75,8 +81,13 @@ def main(argv=None):
     n_per_class = 2 if args.quick else args.n_per_class
     jd = judge()
     rows = []
-    for model, sampler, steps, guidance, clip in settings(args.ddpm_steps):
+    cache = Path(args.cache) if not args.quick else d / "sampling_rows.json"
+    done = json.loads(cache.read_text()) if cache.exists() else []
+    key = lambda r: [r["model"], r["sampler"], r["steps"], r["guidance"], r["clip_x0"], r["n"]]
+    for model, sampler, steps, guidance, clip in settings(args.ddpm_steps, args.core):
         if args.quick: steps = max(2, steps // 20)
+        old = next((r for r in done if key(r) == [model, NAMES[sampler], steps, guidance, clip, 10 * n_per_class]), None)
+        if old: rows.append(old); continue
         pipe = pipes[model]
         # without clipping: neither the pipeline's x0 clip nor the DDPM/DDIM scheduler's own clip_sample
         pipe.scheduler = sampling_scheduler(sampler, train_configs[model], **({} if clip or sampler not in ("ddpm", "ddim")
@@ -89,6 +100,7 @@ def main(argv=None):
                          n_images=r["n_images"], device=device().type, load_1m_before=load, load_1m_after=load_1m()))
         print({k: rows[-1][k] for k in ("model", "sampler", "steps", "guidance", "clip_x0", "accuracy", "ratio", "kid",
                                         "precision", "recall", "seconds_per_image")}, flush=True)
+        done.append(rows[-1]); cache.parent.mkdir(parents=True, exist_ok=True); cache.write_text(json.dumps(done))
 
     def find(model, sampler, steps, guidance=1.0, clip=True):
         return next((r for r in rows if (r["model"], r["sampler"], r["steps"], r["guidance"], r["clip_x0"]) ==
@@ -106,10 +118,10 @@ def main(argv=None):
         out = []
         for sampler, steps in (("ddpm", ddpm_n), ("dpmsolver", q(20)), ("dpmsolver-sde", q(20))):
             a, b = find(model, sampler, steps, clip=True), find(model, sampler, steps, clip=False)
-            out.append(f"{NAMES[sampler]} {steps}: {a['accuracy']:.1%} / {a['ratio']:.2f}x clipped, "
-                       f"{b['accuracy']:.1%} / {b['ratio']:.2f}x unclipped")
+            f = lambda r: f"{r['accuracy']:.1%} / {r['ratio']:.2f}x" if r else "not measured"
+            out.append(f"{NAMES[sampler]} {steps}: {f(a)} clipped, {f(b)} unclipped")
         return f"- {model} ({MODELS[model][2]}), accuracy / ratio: " + "; ".join(out) + "."
-    frontier = [find("default", s, q(20), g) for s in ("dpmsolver", "dpmsolver-sde") for g in (1.0,) + GUIDANCES]
+    frontier = [r for r in (find("default", s, q(20), g) for s in ("dpmsolver", "dpmsolver-sde") for g in (1.0,) + GUIDANCES) if r]
     r0 = rows[0]
     notes = (f"Models: {folders['default'].name} (the default digits training) and {folders['epsilon'].name} (epsilon + Min-SNR-5, "
              f"the same steps). {n_per_class} images per digit (n = {r0['n']}), seed 0, batches of {args.batch_size} images "
@@ -118,8 +130,10 @@ def main(argv=None):
              f"\n\nBad training or bad sampler? DDPM at {ddpm_n} steps is the reference sampler: a model that is poor there is "
              f"poorly trained; one that is good there and poor with a fast sampler is poorly sampled.\n\n"
              + model_lines("default") + "\n" + model_lines("epsilon") + "\n\n"
-             + gap_line("dpmsolver") + gap_line("dpmsolver-sde") + "\n\nGuidance (default model, 20 steps, clipped): "
-             + "; ".join(f"{r['sampler']} g={r['guidance']:g}: {r['accuracy']:.1%}, {r['ratio']:.2f}x" for r in frontier)
+             + (gap_line("dpmsolver") + gap_line("dpmsolver-sde") if find("default", "ddpm", ddpm_n) else "")
+             + "\n\nGuidance (default model, 20 steps, clipped): "
+             + ("; ".join(f"{r['sampler']} g={r['guidance']:g}: {r['accuracy']:.1%}, {r['ratio']:.2f}x" for r in frontier)
+                if len(frontier) > 2 else "see guidance_frontier.md (not rerun here, `--core`)")
              + ". Default model, DPM-Solver++ 20, no guidance: " + fidelity_text(find("default", "dpmsolver", q(20))) + ".\n\n"
              + "`load_1m_before`: the 1-minute load average of the 2-core machine before each setting.\n\n" + FIDELITY_NOTE)
     cols = ["model", "sampler", "steps", "guidance", "clip_x0", "accuracy", "worst_digit_accuracy", "ratio", "kid", "kid_se",
