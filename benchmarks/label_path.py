@@ -4,10 +4,10 @@ the same seed, steps and settings, both without label dropout and sampled withou
 50 images per digit judged by lesson 07's judges. Writes benchmarks/results/label_path.{csv,md} and
 nbs/images/01_label_paths.png (the sample grids side by side).
 
-    OMP_NUM_THREADS=1 python benchmarks/label_path.py --threads 1      # two 400-step runs side by side (about 12 CPU minutes)
+    OMP_NUM_THREADS=1 python benchmarks/label_path.py --threads 1      # two 400-step runs side by side (22 minutes on a loaded 2-core machine)
     python benchmarks/label_path.py --quick                             # a check that it runs (5 steps, a temporary folder)
 """
-import multiprocessing, sys, tempfile, time
+import csv, multiprocessing, sys, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -50,13 +50,17 @@ def main(argv=None):
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--n_per_class", type=int, default=50)
+    p.add_argument("--reuse", action="store_true", help="judge and plot the runs already trained (their train_seconds from the last CSV)")
     args = p.parse_args(argv)
     d = setup(args)
     steps, n = (5, 2) if args.quick else (args.steps, args.n_per_class)
     runs = Path(tempfile.mkdtemp()) if args.quick else RUNS / "label_path"
     # the two trainings run side by side, one process each (one torch thread each): the same CPU time, half the wait
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        seconds = dict(zip(PATHS, pool.map(train_one, PATHS, [runs] * 2, [steps] * 2)))
+    if args.reuse:
+        with open(d / "label_path.csv") as f: seconds = {r["label_path"]: float(r["train_seconds"]) for r in csv.DictReader(f)}
+    else:
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds = dict(zip(PATHS, pool.map(train_one, PATHS, [runs] * 2, [steps] * 2)))
     rows, grids = [], {}
     for path in PATHS:
         pipe = ClassConditionalPipeline.from_pretrained(runs / path)
@@ -75,16 +79,17 @@ def main(argv=None):
 
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     per_row = min(8, n)
-    fig, axs = plt.subplots(1, 2, figsize=(7, 4.4), dpi=100)
+    fig, axs = plt.subplots(1, 2, figsize=(8, 4.6), dpi=100)
     for ax, row in zip(axs, rows):
         x, y = grids[row["label_path"]]
         pick = torch.cat([torch.nonzero(y == k)[:per_row, 0] for k in range(10)])
         tiles = x[pick, 0].reshape(10, per_row, 16, 16).permute(0, 2, 1, 3).reshape(160, per_row * 16)
         ax.imshow(tiles, cmap="gray", vmin=0, vmax=1)
-        ax.set(title=f"{PATHS[row['label_path']]}\njudge: asked digit {row['accuracy']:.1%}, fidelity {row['ratio']:.2f}x floor (n={row['n']})",
+        ax.set(title=f"{PATHS[row['label_path']]}\nasked digit drawn {row['accuracy']:.1%}; Frechet {row['ratio']:.2f}x floor",
                yticks=[8 + 16 * k for k in range(10)], yticklabels=range(10), xticks=[])
         ax.set_ylabel("digit asked"); ax.title.set_fontsize(9)
-    fig.suptitle(f"Same data, seed and {steps} training steps; only the label path differs", fontsize=9)
+    fig.suptitle(f"Same data, seed and {steps} training steps; only the label path differs (judged on n={rows[0]['n']} "
+                 f"samples each, floor {rows[0]['floor']:.2f})", fontsize=9)
     plt.tight_layout()
     img = d / "01_label_paths.png" if args.quick else IMAGE
     fig.savefig(img); print(f"wrote {img}")
