@@ -465,6 +465,7 @@ def judge_pipeline(pipe, # a `ClassConditionalPipeline` of the digits (class nam
                    batch_size:int=250, # images per pipeline call (guidance doubles the UNet batch)
                    seed:int=0, # seeds the noise of all the images
                    progress:bool=False, # show the pipeline's progress bars
+                   match_classes:bool=False, # floor draws with the images' count of each digit (the fairer floor); False: random draws
                    **call_kwargs, # passed to the pipeline call, e.g. num_inference_steps=20, guidance_scale=2
                   ) -> dict:
     "Sample every digit with `pipe` and judge the images: accuracy, per-digit accuracy, `Fidelity` at the training resolution, seconds per image."
@@ -490,7 +491,7 @@ def judge_pipeline(pipe, # a `ClassConditionalPipeline` of the digits (class nam
     x = torch.cat(images)
     acc = judge.accuracy(x, targets, value_range=(0, 1))
     fidelity = fidelity if fidelity is not None else _digits_fidelity(x.shape[-1])
-    return dict(accuracy=acc.overall, per_class=acc.per_class, fidelity=fidelity(x, value_range=(0, 1), labels=targets if fidelity.held_out_labels is not None else None),
+    return dict(accuracy=acc.overall, per_class=acc.per_class, fidelity=fidelity(x, value_range=(0, 1), labels=targets if match_classes else None),
                 judge_frechet=judge.frechet(x, value_range=(0, 1)),  # the classifier's 8x8 view: beside, never alone
                 seconds_per_image=seconds / len(x), n_images=len(x), images=x, labels=targets)
 
