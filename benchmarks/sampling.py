@@ -72,6 +72,7 @@ def main(argv=None):
     p.add_argument("--core", action="store_true", help="only the two models' rows (DDPM, DPM-Solver++ 20, SDE 20, clipped or "
                    "not), fast samplers first; the guidance frontier is guidance_frontier.py's")
     p.add_argument("--cache", default=str(RUNS / "sampling_rows.json"), help="rows measured so far (a rerun measures only the rest)")
+    p.add_argument("--cached_only", action="store_true", help="measure nothing: report the rows in --cache (a run stopped early)")
     args = p.parse_args(argv)
     d = setup(args)
     folders = {"default": Path(args.model), "epsilon": Path(args.epsilon_model)}
@@ -88,6 +89,7 @@ def main(argv=None):
         if args.quick: steps = max(2, steps // 20)
         old = next((r for r in done if key(r) == [model, NAMES[sampler], steps, guidance, clip, 10 * n_per_class]), None)
         if old: rows.append(old); continue
+        if args.cached_only: continue
         pipe = pipes[model]
         # without clipping: neither the pipeline's x0 clip nor the DDPM/DDIM scheduler's own clip_sample
         pipe.scheduler = sampling_scheduler(sampler, train_configs[model], **({} if clip or sampler not in ("ddpm", "ddim")

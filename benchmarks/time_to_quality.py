@@ -68,7 +68,8 @@ def main(argv=None):
     guidances = sorted({1.0, float(c.guidance_scale)})  # none, and the training's grids (1.5)
     for step, ckpt in sorted(steps.items()):
         pipe = checkpoint_pipeline(run, ckpt)
-        row = dict(step=step, wall_s=seconds[step], wall_min=seconds[step] / 60, wall_s_here=here[step])
+        row = dict(step=step, wall_s=seconds[step], wall_min=seconds[step] / 60)
+        if args.wall_from and not args.reuse: row["wall_s_here"] = here[step]  # (a reused run's files carry no clock)
         for g in guidances:
             r = judge_pipeline(pipe, jd, n_per_class=n_per_class, num_inference_steps=c.ddpm_num_inference_steps, guidance_scale=g)
             row.update(quality(r, f"_g{g:g}"))
@@ -85,10 +86,11 @@ def main(argv=None):
     what = (("the default digits training" + (f" at {args.steps} steps" if args.steps else "")) if args.candidate is None else f"candidate {args.candidate!r} of defaults_search.py")
     notes = (f"Run: {what}. Training: {c.max_train_steps} steps of batch {c.train_batch_size} in {total:.0f} s "
              f"({c.max_train_steps / total:.2f} steps/s, {c.max_train_steps * c.train_batch_size / total:.0f} images/s, checkpoints "
-             f"every {config.checkpointing_steps} steps included), 1-minute load average {load_start} at the start and "
+             f"at steps {', '.join(str(k) for k in sorted(steps))} included), 1-minute load average {load_start} at the start and "
              f"{load_train_end} at the end of training (2 cores, {torch.get_num_threads()} torch thread(s)). "
              + (f"Wall times (`wall_s`) are those of {args.wall_from}, the same model and batch trained on the idle machine "
-                f"(its metrics.csv: seconds since the start of training at each step), not of this run (`wall_s_here`). "
+                f"(its metrics.csv: seconds since the start of training at each step)"
+                + (", not of this run (`wall_s_here`). " if not args.reuse else ". ")
                 if args.wall_from else "") +
              f"Samples: {c.inference_scheduler} {c.ddpm_num_inference_steps} steps, EMA weights, {n_per_class} per digit "
              f"(n = {final['n_g1']}), without guidance (g=1) and at the guidance of the training's sample grids (g={gd:g}).\n\n"
@@ -97,7 +99,7 @@ def main(argv=None):
                        f"{final[f'judge_frechet_g{g:g}']:.3g}. Lowest ratio over the run: {best[g][f'ratio_g{g:g}']:.2f}x at step "
                        f"{best[g]['step']}.\n\n" for g in guidances)
              + (lambda t: t[0].upper() + t[1:])("; ".join(reached(g) for g in guidances)) + ".\n\n" + FIDELITY_NOTE)
-    cols = ["step", "wall_s"] + (["wall_s_here"] if args.wall_from else []) + [f"{k}_g{g:g}" for g in guidances for k in ("accuracy", "ratio", "kid", "precision", "recall")] \
+    cols = ["step", "wall_s"] + (["wall_s_here"] if args.wall_from and not args.reuse else []) + [f"{k}_g{g:g}" for g in guidances for k in ("accuracy", "ratio", "kid", "precision", "recall")] \
            + ["n_g1", "floor_g1", "load_1m_eval"]
     write_results(d, args.name, rows, cols, f"Benchmark 1: time to quality of {what}", notes)
 

@@ -35,6 +35,10 @@ def main(argv=None):
     lines = [f"- {RUNS.get(name, name)}: after {e['wall_s'] / 60:.1f} min (step {int(e['step'])}), "
              + "; ".join(f"g={g:g}: accuracy {e[f'accuracy_g{g:g}']:.1%}, ratio {e[f'ratio_g{g:g}']:.2f}x" for g in guidances)
              for name, e in end.items()]
+    for name, rs in curves.items():  # the 5-minute budget: the last judged point within it
+        r = max((r for r in rs if r["wall_s"] <= 300), key=lambda r: r["wall_s"], default=None)
+        lines.append(f"- {RUNS.get(name, name)}, within 5 minutes: " + (f"step {int(r['step'])} ({r['wall_s'] / 60:.1f} min), " + "; ".join(
+            f"g={g:g}: {r[f'accuracy_g{g:g}']:.1%}, {r[f'ratio_g{g:g}']:.2f}x" for g in guidances) if r else "no judged point"))
     notes = (f"Each point is a checkpoint's EMA weights sampled with the saved sampler (SDE-DPM-Solver++ 20), 50 per digit "
              f"(n = {n}; real-vs-real floor {floor:.3g}), without guidance (g=1) and at the saved guidance. Wall time is that of "
              f"the same model and batch trained on the idle 2-core machine (see time_to_quality.md).\n\n" + "\n".join(lines)
