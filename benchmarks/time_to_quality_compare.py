@@ -8,7 +8,7 @@ import csv, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIDELITY_NOTE, RESULTS, ratio_axis, write_results
+from common import FIDELITY_NOTE, RESULTS, _num, ratio_axis, write_results
 
 RUNS = {"time_to_quality": "default (1500 steps)", "time_to_quality_1000steps": "previous default (1000 steps)"}
 
@@ -22,7 +22,7 @@ def main(argv=None):
     d = RESULTS
     curves = {}
     for name in args.runs:
-        with open(d / f"{name}.csv") as f: curves[name] = [{k: _f(v) for k, v in r.items()} for r in csv.DictReader(f)]
+        with open(d / f"{name}.csv") as f: curves[name] = [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
     guidances = sorted({float(k.split("_g")[1]) for r in curves.values() for k in r[0] if k.startswith("accuracy_g")})
     rows = []
     for name, rs in curves.items():
@@ -60,11 +60,6 @@ def main(argv=None):
     fig.suptitle(f"accuracy (goal 98%) and Frechet distance over its real-vs-real floor at n={n}", fontsize=9)
     plt.tight_layout(); fig.savefig(d / f"{args.name}.png", dpi=100)
     print(f"wrote {d / (args.name + '.png')}")
-
-
-def _f(v):
-    try: return float(v)
-    except ValueError: return v
 
 
 if __name__ == "__main__": main()

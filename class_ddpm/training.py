@@ -11,7 +11,7 @@ __all__ = ['CHOICES', 'DIGITS_DEFAULTS', 'DATASET_DEFAULTS', 'STATE_FILE', 'EMA_
            'read_metrics', 'plot_loss', 'make_parser', 'parse_args', 'main']
 
 # %% ../nbs/04_training.ipynb #401a4288
-import argparse, csv, dataclasses, hashlib, importlib, inspect, json, math, os, re, shutil, sys, time, typing, warnings
+import argparse, csv, dataclasses, functools, hashlib, importlib, inspect, json, math, os, re, shutil, sys, time, typing, warnings
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 from typing import Optional
@@ -799,16 +799,13 @@ def plot_loss(output_dir, # a run folder with `metrics.csv`
     return ax
 
 # %% ../nbs/04_training.ipynb #4699e31f
-_FIELD_DOCS = {}  # read once: parsing the source takes a while
-
+@functools.cache  # read once: parsing the source takes a while
 def _field_docs()->dict:
-    "Each `TrainConfig` field's comment, read by fastcore's `docments`."
-    if not _FIELD_DOCS:
-        cls = TrainConfig
-        if not getattr(sys.modules.get(cls.__module__), "__file__", None):  # defined in a notebook, with no source file to read
-            cls = importlib.import_module("class_ddpm.training").TrainConfig  # the exported copy
-        _FIELD_DOCS.update({k: v for k, v in docments(cls).items() if k != "return"})
-    return dict(_FIELD_DOCS)
+    "Each `TrainConfig` field's comment, read by fastcore's `docments` (read-only: the dict is shared)."
+    cls = TrainConfig
+    if not getattr(sys.modules.get(cls.__module__), "__file__", None):  # defined in a notebook, with no source file to read
+        cls = importlib.import_module("class_ddpm.training").TrainConfig  # the exported copy
+    return {k: v for k, v in docments(cls).items() if k != "return"}
 
 def _flag_type(tp):
     args = [a for a in typing.get_args(tp) if a is not type(None)]

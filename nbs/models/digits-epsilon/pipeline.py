@@ -338,6 +338,11 @@ class ClassConditionalPipeline(DiffusionPipeline):
         self._guidance_scale = None
 
     @property
+    def default_num_inference_steps(self)->int:
+        "The steps of calls that give none: what the pipeline's sampler usually needs (`DEFAULT_STEPS`: 20 for DPM-Solver++)."
+        return min(DEFAULT_STEPS.get(sampler_name(self.scheduler), 50), self.scheduler.config.num_train_timesteps)
+
+    @property
     def num_timesteps(self)->int:
         "Steps of the call running (or of the last one), as in diffusers."
         return getattr(self, "_num_timesteps", 0)
@@ -416,7 +421,7 @@ class ClassConditionalPipeline(DiffusionPipeline):
                  class_labels, # an index, a class name, None (no class: unconditional), a list of these (nested ones flattened), or an integer tensor
                  num_images_per_class:int=1, # images drawn for each entry of `class_labels`
                  guidance_scale:float|None=None, # classifier-free guidance s: 1 = none (one UNet pass), >1 = stronger; None: `default_guidance_scale`
-                 num_inference_steps:int=50, # denoising steps (1..the training steps); 20 is plenty for DPM-Solver++
+                 num_inference_steps:int|None=None, # denoising steps (1..the training steps); None: `default_num_inference_steps` (20 for DPM-Solver++)
                  generator:torch.Generator|list|None=None, # for repeatable noise (a list: one per image)
                  output_type:str="pil", # "pil" (list of PIL images), "np" (B, H, W, C), "pt" (B, C, H, W), all in [0, 1]; "latent": x_0 in [-1, 1]
                  return_dict:bool=True, # return a `ClassConditionalPipelineOutput`; False: the tuple `(images,)`, as diffusers
@@ -435,6 +440,7 @@ class ClassConditionalPipeline(DiffusionPipeline):
             callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         labels = self.encode_labels(class_labels)
         if guidance_scale is None: guidance_scale = self.default_guidance_scale
+        if num_inference_steps is None: num_inference_steps = self.default_num_inference_steps
         _check_call(self, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps or 1,
                     callback_on_step_end_tensor_inputs)
         self._guidance_scale = guidance_scale
@@ -493,7 +499,9 @@ def sampler_name(scheduler, # a diffusers scheduler, e.g. `pipe.scheduler` of a 
                 )->str|None: # a `SAMPLERS` name, or None for a scheduler of another kind
     "Which of `SAMPLERS` a scheduler is (by its class and the settings that tell them apart)."
     for name, (cls, settings) in SAMPLERS.items():
-        if type(scheduler) is cls and scheduler.config.get("algorithm_type") == settings.get("algorithm_type"): return name
+        # the algorithm tells the two DPM-Solvers apart; other classes ignore a key left over from another sampler's config
+        if type(scheduler) is cls and ("algorithm_type" not in settings or scheduler.config.get("algorithm_type") == settings["algorithm_type"]):
+            return name
     return None
 
 # %% ../nbs/05_pipeline.ipynb #1a90e504
@@ -572,7 +580,7 @@ def denoising_gif(pipe:ClassConditionalPipeline, # the pipeline to sample with
     "Sample `class_label` and write an animated GIF of the denoising, from noise to image, one row per class."
     import imageio.v3 as iio  # not needed by the pipeline itself, so not imported at the top of its `pipeline.py`
     labels = _as_labels(pipe, class_label)
-    steps = call_kwargs.get("num_inference_steps", 50)
+    steps = call_kwargs.get("num_inference_steps") or pipe.default_num_inference_steps
     keep = set(np.linspace(0, max(steps - 1, 0), min(num_frames, steps)).round().astype(int).tolist())
     names, frames, user_callback = [_row_name(pipe, c) for c in labels], [], call_kwargs.pop("callback_on_step_end", None)
     def frame(x):
@@ -682,7 +690,7 @@ def _sample_command(argv):
     pipe = pipe.to(device)
     if args.scheduler is not None: pipe.scheduler = sampling_scheduler(args.scheduler, pipe.scheduler.config)
     steps = args.num_inference_steps  # by default as many as the (saved or chosen) sampler needs
-    if steps is None: steps = min(DEFAULT_STEPS.get(sampler_name(pipe.scheduler), 50), pipe.scheduler.config.num_train_timesteps)
+    if steps is None: steps = pipe.default_num_inference_steps
     labels = None if args.class_labels is None else [_cli_label(t, pipe.class_names) for t in args.class_labels]
     if args.unconditional: labels = (list(range(pipe.num_classes)) if labels is None else labels) + [None]
     kw = dict(guidance_scale=args.guidance_scale, num_inference_steps=steps)
