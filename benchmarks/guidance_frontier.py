@@ -24,12 +24,13 @@ def main(argv=None):
     p.add_argument("run_dir", nargs="?", default=None, help="the run folder (class_ddpm_train's --output_dir)")
     p.add_argument("--n_per_class", type=int, default=50)
     p.add_argument("--name", default="guidance_frontier", help="results name")
+    p.add_argument("--guidances", nargs="+", type=float, default=list(GUIDANCES), help="guidance scales to sample at")
     args = p.parse_args(argv)
     d = setup(args)
     if args.quick:
         pipe, n, guidances = ClassConditionalPipeline(conditional_unet(10, 16, in_channels=1), make_scheduler()), 2, (1.0, 2.0)
     elif args.run_dir is None: p.error("give the run folder, e.g. runs/digits")
-    else: pipe, n, guidances = ClassConditionalPipeline.from_pretrained(args.run_dir), args.n_per_class, GUIDANCES
+    else: pipe, n, guidances = ClassConditionalPipeline.from_pretrained(args.run_dir), args.n_per_class, args.guidances
     base, rows = pipe.scheduler.config, []
     for sampler in SAMPLERS:
         pipe.scheduler = sampling_scheduler(sampler, base)

@@ -1,5 +1,5 @@
-"""Benchmark 1, side by side: the time-to-quality curves of two runs of `time_to_quality.py` (by default today's
-default, 1500 steps, and the previous default, 1000 steps) on one plot: accuracy and the Frechet ratio (to the
+"""Benchmark 1, side by side: the time-to-quality curves of runs of `time_to_quality.py` (by default today's default,
+the nano UNet for 1300 steps, and the two before it, the tiny UNet for 1500 and for 1000 steps) on one plot: accuracy and the Frechet ratio (to the
 real-vs-real floor at the same n) against wall time, at each run's guidances. Reads results/NAME.csv, trains nothing.
 
     python benchmarks/time_to_quality_compare.py      # writes benchmarks/results/time_to_quality_compare.{csv,md,png}
@@ -10,7 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import FIDELITY_NOTE, RESULTS, _num, ratio_axis, write_results
 
-RUNS = {"time_to_quality": "default (1500 steps)", "time_to_quality_1000steps": "previous default (1000 steps)"}
+RUNS = {"time_to_quality": "default (nano, 1300 steps)", "time_to_quality_1500steps": "previous default (tiny, 1500 steps)",
+        "time_to_quality_1000steps": "first default (tiny, 1000 steps)"}
 
 
 def main(argv=None):
@@ -18,6 +19,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", nargs="+", default=list(RUNS), help="result stems to compare (results/NAME.csv)")
     p.add_argument("--name", default="time_to_quality_compare")
+    p.add_argument("--note", default="", help="a paragraph added to the notes (e.g. which machine each run's wall times come from)")
     args = p.parse_args(argv)
     d = RESULTS
     curves = {}
@@ -44,7 +46,8 @@ def main(argv=None):
              f"the same model and batch trained on the idle 2-core machine (see time_to_quality.md).\n\n" + "\n".join(lines)
              + "\n\n" + FIDELITY_NOTE)
     cols = ["run", "step", "wall_min"] + [f"{k}_g{g:g}" for g in guidances for k in ("accuracy", "ratio")]
-    write_results(d, args.name, rows, cols, "Benchmark 1: time to quality of today's default beside the previous one", notes)
+    if args.note: notes = notes.replace("\n\n" + FIDELITY_NOTE, "\n\n" + args.note + "\n\n" + FIDELITY_NOTE)
+    write_results(d, args.name, rows, cols, "Benchmark 1: time to quality of today's default beside the previous ones", notes)
 
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.2))

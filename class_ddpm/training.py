@@ -65,7 +65,7 @@ class TrainConfig:
     dataloader_num_workers:int=0 # worker processes for data decoded per item (in-memory data needs none)
     # model
     model_config_name_or_path:Optional[str]=None # a UNet config (folder or file) instead of a preset
-    preset:Optional[str]=None # a `class_ddpm.unet.PRESETS` size; None: "tiny" for digits, else "cifar10"
+    preset:Optional[str]=None # a `class_ddpm.unet.PRESETS` size; None: "nano" for digits, else "cifar10"
     # the diffusion
     ddpm_num_steps:int=1000 # T, the number of noise levels
     ddpm_beta_schedule:str="squaredcos_cap_v2" # one of `BETA_SCHEDULES`
@@ -79,7 +79,7 @@ class TrainConfig:
     seed:int=0 # seeds the weights, the batch order, the noise, the labels dropped and the sample grids
     train_batch_size:Optional[int]=None # images per process per step; None: 64 for digits, else 16
     num_epochs:Optional[int]=None # passes over the data; None: 100, or what `max_train_steps` needs
-    max_train_steps:Optional[int]=None # optimiser steps in all (overrides `num_epochs`); None: 1500 for digits
+    max_train_steps:Optional[int]=None # optimiser steps in all (overrides `num_epochs`); None: 1300 for digits
     gradient_accumulation_steps:int=1 # batches per optimiser step
     learning_rate:Optional[float]=None # peak learning rate; None: 2e-3 for digits, else 1e-4
     lr_scheduler:str="cosine" # a diffusers `get_scheduler` name
@@ -115,7 +115,7 @@ class TrainConfig:
     hub_private_repo:bool=False # make the Hub repository private
 
 # %% ../nbs/04_training.ipynb #c1a259e8
-DIGITS_DEFAULTS = dict(resolution=16, preset="tiny", train_batch_size=64, max_train_steps=1500, learning_rate=2e-3,
+DIGITS_DEFAULTS = dict(resolution=16, preset="nano", train_batch_size=64, max_train_steps=1300, learning_rate=2e-3,
                        snr_weighting="none", lr_warmup_steps=50, eval_batch_size=100, save_images_epochs=10, save_model_epochs=10,
                        checkpointing_steps=500)
 DATASET_DEFAULTS = dict(resolution=64, preset="cifar10", train_batch_size=16, num_epochs=100, learning_rate=1e-4,
@@ -697,12 +697,12 @@ def _card_text(out:Path, repo_id:Optional[str])->str:
     lines += ["## How to use", "", "With class_ddpm installed (`pip install class_ddpm`):", "", "```python",
               "from class_ddpm.pipeline import ClassConditionalPipeline",
               f"pipe = ClassConditionalPipeline.from_pretrained({where!r})",
-              f"images = pipe([{names[0]!r}, None], num_images_per_class=4, guidance_scale=2.0, num_inference_steps=20).images",
+              f"images = pipe([{names[0]!r}, None], num_images_per_class=4).images   # the saved sampler, steps and guidance",
               "# None: unconditional samples (the null class), when the model was trained with label dropout", "```", "",
               "With diffusers alone, which runs the `pipeline.py` saved beside the model:", "", "```python",
               "from diffusers import DiffusionPipeline",
               f"pipe = DiffusionPipeline.from_pretrained({where!r}, trust_remote_code=True)",
-              f"images = pipe(pipe.get_label_ids([{names[0]!r}]), num_images_per_class=4, guidance_scale=2.0, num_inference_steps=20).images",
+              f"images = pipe(pipe.get_label_ids([{names[0]!r}]), num_images_per_class=4).images",
               "```", "", "Or from the command line: `class_ddpm_sample MODEL --output_dir samples` writes `samples/<class name>/<k>.png`.", ""]
     if state:
         m = read_metrics(out) if (out / METRICS_FILE).exists() else None

@@ -15,6 +15,8 @@ __all__ = ['PRESETS', 'fitting_preset', 'conditional_unet', 'has_null_class', 'c
 
 # %% ../nbs/01_unet.ipynb #1414852f
 PRESETS = {
+    "nano": dict(block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=16,
+                 down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3),
     "tiny": dict(block_out_channels=(32, 64, 64), layers_per_block=1,
                  down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3),
     "small": dict(block_out_channels=(64, 128, 256), layers_per_block=2,
@@ -59,7 +61,7 @@ def _check_groups(channels, groups):
 def conditional_unet(num_classes:int, # number of real classes; labels are 0..num_classes-1
                      resolution:int, # image side in pixels (square images); becomes `sample_size`
                      in_channels:int=3, # image channels (1 grey, 3 RGB); the output has as many
-                     preset:str="tiny", # a size from `PRESETS`: "tiny", "small" or "cifar10"
+                     preset:str="tiny", # a size from `PRESETS`: "nano", "tiny", "small" or "cifar10"
                      null_class:bool=True, # add one embedding, index `num_classes`, meaning "no class" (classifier-free guidance)
                      **overrides, # any other `UNet2DModel` argument (e.g. `dropout=0.1`, `block_out_channels`); wins over the preset
                     )->UNet2DModel:

@@ -7,7 +7,8 @@ Picks class 3, clicks Generate and waits for an image; picks class 5 and checks 
 grid with a row per class and a GIF; saves a screenshot of the widget.
 Uses Debian's chromium and chromedriver (never downloads a browser). Every wait is bounded, and the whole run
 is stopped by an alarm after --timeout seconds. Exits 0 when every check passes."""
-import argparse, shutil, signal, sys, tempfile, time
+import argparse, json, os, shutil, signal, sys, tempfile, time
+from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -26,6 +27,13 @@ c.getContext('2d').drawImage(img, 0, 0);
 return [img.naturalWidth, img.naturalHeight, c.toDataURL('image/png')];"""
 
 def log(*a): print("browser:", *a, flush=True)
+
+def expected_guidance():
+    "The guidance the widget should show at start: the served model's saved scale (app.ipynb's CLASS_DDPM_WIDGET_MODEL), else DEFAULT_GUIDANCE."
+    from class_ddpm.pipeline import DEFAULT_GUIDANCE
+    model = os.environ.get("CLASS_DDPM_WIDGET_MODEL")
+    saved = json.loads((Path(model) / "model_index.json").read_text()).get("guidance_scale") if model else None
+    return saved if saved not in (None, 1, 1.0) else DEFAULT_GUIDANCE
 
 def one(driver, css):
     "The element matching `css`, or None."
@@ -61,6 +69,8 @@ def main(url, shot, timeout):
                    "the widget's Generate button never appeared")
         log(f"widget shown after {time.time() - t0:.1f} s")
         assert driver.execute_script(PIXELS, "img.cddpm-image") is None, "an image is shown before Generate"
+        shown, want = one(driver, ".cddpm-guidance .widget-readout").text, expected_guidance()
+        assert abs(float(shown) - want) < 1e-9, f"the guidance slider shows {shown}, not the saved {want:g} (its step rounds it?)"
         picker = Select(one(driver, ".cddpm-class select"))
         labels = [o.text for o in picker.options]
         assert labels[:3] == ["0", "1", "2"] and labels[-2:] == ["all classes", "unconditional (no class)"], f"class picker offers {labels}"

@@ -480,7 +480,7 @@ SAMPLERS = {  # name -> (scheduler class, settings over the training schedule's 
     "euler": (EulerDiscreteScheduler, dict(timestep_spacing="trailing")),
 }
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpmsolver": 20, "dpmsolver-sde": 20, "euler": 50}  # `class_ddpm_sample`'s, when no steps are given
-DEFAULT_GUIDANCE = 1.25  # what class_ddpm_train saves and the widget starts at: the best measured on the digits (see the recommendation below)
+DEFAULT_GUIDANCE = 1.1  # what class_ddpm_train saves and the widget starts at: the best measured on the digits (see the recommendation below)
 _SAMPLER_ALIASES = {"dpm-solver++": "dpmsolver", "dpmsolver++": "dpmsolver", "sde-dpmsolver++": "dpmsolver-sde",
                     "sde-dpm-solver++": "dpmsolver-sde", "dpm-solver++-sde": "dpmsolver-sde"}
 
@@ -609,7 +609,7 @@ def make_parser()->argparse.ArgumentParser:
                    help=f"also draw from the null class (no class) into DIR/{NULL_CLASS_NAME}/; needs a model trained with label dropout")
     p.add_argument("--guidance_scale", type=float, default=None,
                    help="classifier-free guidance: 1 = none, more = the class more strongly, less variety (default: the scale saved "
-                        "with the pipeline; class_ddpm_train saves 1.25, the best measured on the digits)")
+                        f"with the pipeline; class_ddpm_train saves {DEFAULT_GUIDANCE:g}, the best measured on the digits)")
     p.add_argument("--num_inference_steps", type=int, default=None,
                    help="denoising steps (default: 20 for dpmsolver and dpmsolver-sde, 50 for ddim and euler, 1000 for ddpm)")
     p.add_argument("--scheduler", choices=list(SAMPLERS), default=None,
