@@ -87,7 +87,7 @@ def main(argv=None):
     ref = next(s for s in summary if s["processes"] == 1 and s["threads"] == 1)["images_per_s"]
     for s in summary + rows: s["vs_1x1"] = s["images_per_s"] / ref
     loads = [r[k] for r in rows for k in ("load_1m_before", "load_1m_after") if k in r]
-    lines = [f"The digits (1,797 images, tiny preset, 16 px, the digits defaults) with a global batch of {args.global_batch}, "
+    lines = [f"The digits (1,797 images, 16 px, the digits defaults: the nano preset) with a global batch of {args.global_batch}, "
              f"{args.steps} steps per run, timed over steps {args.warmup}..{args.steps} from the metrics log (images counted as "
              f"planned, the short last batch of each epoch included), {args.repeats} alternating runs per layout; "
              f"`torchrun --standalone --nproc_per_node P -m class_ddpm.training`, gloo on the CPU. "
