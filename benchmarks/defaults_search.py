@@ -193,15 +193,16 @@ def main(argv=None):
             config = candidate_config(cand, run, n_steps, seed)
             if args.quick: config.num_images_per_class, config.checkpointing_steps = 1, 10 ** 9
             load = load_1m()
-            done_before = (run / "defaults_search_time.json").exists() and (run / "training_state.json").exists() and \
-                json.loads((run / "training_state.json").read_text())["global_step"] == config.max_train_steps
-            if not args.reuse and not done_before:  # a finished run of these steps is kept: a stopped search goes on
+            state = run / "training_state.json"
+            finished = (run / "defaults_search_time.json").exists() and state.exists() and \
+                json.loads(state.read_text())["global_step"] == config.max_train_steps
+            if not args.reuse and not finished:  # a finished run of these steps is kept: a stopped search goes on
                 from class_ddpm.training import train
                 (run / "defaults_search_eval.json").unlink(missing_ok=True)
                 start = time.time(); train(config); train_s = time.time() - start
                 (run / "defaults_search_time.json").write_text(json.dumps(dict(train_s=train_s, load_1m_train_start=load)))
             t = json.loads((run / "defaults_search_time.json").read_text())
-            st = json.loads((run / "training_state.json").read_text())
+            st = json.loads(state.read_text())
             over = {k: v for k, v in cand.items() if k not in ("name", "note")}
             for r in evaluate(run, jd, samplers, guidances, n_per_class, sampler_steps):
                 seed_rows.append(dict(candidate=cand["name"], seed=seed, train_steps=st["global_step"],

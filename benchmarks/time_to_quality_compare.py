@@ -44,9 +44,8 @@ def main(argv=None):
     notes = (f"Each point is a checkpoint's EMA weights sampled with the saved sampler (SDE-DPM-Solver++ 20), 50 per digit "
              f"(n = {n}; real-vs-real floor {floor:.3g}), without guidance (g=1) and at the saved guidance. Wall time is that of "
              f"the same model and batch trained on the idle 2-core machine (see time_to_quality.md).\n\n" + "\n".join(lines)
-             + "\n\n" + FIDELITY_NOTE)
+             + (f"\n\n{args.note}" if args.note else "") + "\n\n" + FIDELITY_NOTE)
     cols = ["run", "step", "wall_min"] + [f"{k}_g{g:g}" for g in guidances for k in ("accuracy", "ratio")]
-    if args.note: notes = notes.replace("\n\n" + FIDELITY_NOTE, "\n\n" + args.note + "\n\n" + FIDELITY_NOTE)
     write_results(d, args.name, rows, cols, "Benchmark 1: time to quality of today's default beside the previous ones", notes)
 
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
