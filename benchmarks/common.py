@@ -69,7 +69,7 @@ def markdown_table(rows: list, columns: list) -> str:
     return head + "".join("| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |\n" for r in rows)
 
 
-ORDER = ["time_to_quality", "time_to_quality_compare", "time_to_quality_1000steps", "lesson_times", "loss_weighting", "loss_weighting_v_1000", "sampling", "throughput", "gpu", "scaling"]  # the benchmarks, in the order of the report
+ORDER = ["time_to_quality", "time_to_quality_compare", "time_to_quality_1000steps", "lesson_times", "loss_weighting", "sampling", "throughput", "gpu", "scaling"]  # the benchmarks, in the order of the report
 GPU_COMMAND = "pip install -e . && python benchmarks/gpu.py"  # the one command of a GPU run (repository root, CUDA torch installed)
 
 
@@ -216,7 +216,8 @@ def ratio_axis(ax, label: str = "Frechet / real-vs-real floor (log)"):
 
 # --- UNet sizes that are no preset ---------------------------------------------------------------------
 
-UNET_SIZES = {  # name -> `conditional_unet` settings; "tiny" is the preset itself
+UNET_SIZES = {  # name -> `conditional_unet` settings; "nano" and "tiny" are the presets themselves
+    "nano": dict(preset="nano"),  # the digits default since session 5
     "tiny": dict(preset="tiny"),
     # the original train_conditional.py's UNet (diffusers' train_unconditional.py: two layers per block, attention at the
     # second-to-last level) at the tiny preset's 32-64-64 channels and three levels
