@@ -50,10 +50,16 @@ SAMPLER, SAMPLER_STEPS = "dpmsolver-sde", 20  # the saved sampler of every digit
 REFERENCE, REFERENCE_STEPS = "ddpm", 250  # the reference sampler: slow, and good with any target
 
 
-def judge_checkpoint(run, ckpt, jd, sampler, steps, n_per_class):
-    "Judge the EMA weights of `ckpt` with `sampler` at `steps`, guidance 1, x0 clipped (the pipeline's default)."
+def sampler_pipeline(run, ckpt, sampler):
+    "The run's pipeline with the EMA weights of `ckpt` and the sampler `sampler` (x0 clipped: the pipeline's default)."
     pipe = checkpoint_pipeline(run, ckpt)
     pipe.scheduler = sampling_scheduler(sampler, pipe.scheduler.config)
+    return pipe
+
+
+def judge_checkpoint(run, ckpt, jd, sampler, steps, n_per_class):
+    "Judge the EMA weights of `ckpt` with `sampler` at `steps`, guidance 1."
+    pipe = sampler_pipeline(run, ckpt, sampler)
     return quality(judge_pipeline(pipe, jd, n_per_class=n_per_class, num_inference_steps=steps, guidance_scale=1.0))
 
 
@@ -66,10 +72,9 @@ def samples_figure(runs, sizes, preds, weightings, seed, steps, path, per_digit=
         for pred in preds:
             for w in weightings:
                 run = runs / f"{size}-{pred}-{w}-seed{seed}"
-                if pred == "epsilon" and w == "snr" or not checkpoint_steps(run).get(steps): continue  # the same run as none; not trained
-                pipe = checkpoint_pipeline(run, checkpoint_steps(run)[steps])
-                pipe.scheduler = sampling_scheduler(SAMPLER, pipe.scheduler.config)
-                x = pipe([d for d in range(10) for _ in range(per_digit)], generator=torch.Generator().manual_seed(0),
+                ckpt = checkpoint_steps(run).get(steps)
+                if (pred, w) == ("epsilon", "snr") or ckpt is None: continue  # the same run as none; not trained
+                x = sampler_pipeline(run, ckpt, SAMPLER)([d for d in range(10) for _ in range(per_digit)], generator=torch.Generator().manual_seed(0),
                          num_inference_steps=SAMPLER_STEPS, guidance_scale=1.0, output_type="np").images
                 images += to_pil(x); names.append(f"{size}, {pred}, {w}")
     labelled_grid(images, names, 10 * per_digit, scale=2).save(path)
@@ -117,6 +122,7 @@ def main(argv=None):
     sizes = tuple(args.sizes)
     seeds = args.seeds[:1] if args.quick else args.seeds
     runs = runs if args.steps == 500 or args.quick else runs.parent / f"{runs.name}-{steps}"
+    ref_steps = 4 if args.quick else REFERENCE_STEPS
     jd = judge()
     seed_rows, ref_rows = [], []
     for seed in seeds:
@@ -152,7 +158,6 @@ def main(argv=None):
                                                               "ratio", "kid", "precision", "recall")}, flush=True)
                         seed_rows.append(done[step])
                     if seed == seeds[0] and size in (sizes if args.reference_sizes is None else args.reference_sizes):
-                        ref_steps = 4 if args.quick else REFERENCE_STEPS
                         done, add = cached_judgements(run, f"{REFERENCE}{ref_steps}_g1_n{n_per_class}", args.quick)
                         if steps not in done:
                             add(dict(size=size, prediction_type=pred, weighting=w, seed=seed, step=steps,
@@ -169,12 +174,14 @@ def main(argv=None):
                          seeds=" ".join(str(r["seed"]) for r in rs), accuracy_by_seed=" ".join(f"{r['accuracy']:.3f}" for r in rs),
                          ratio_by_seed=" ".join(f"{r['ratio']:.2f}" for r in rs)))
     n, floor = rows[0]["n"], rows[0]["floor"]
+    key = lambda r: (r["size"], r["prediction_type"], r["weighting"])
+    fast_final = {key(r): r["ratio"] for r in seed_rows if r["seed"] == seeds[0] and r["step"] == steps}  # beside the reference
 
     # the speed-up of min_snr (and snr) over none, per size and target: by ratio and by accuracy
     summary, lines = [], []
     for size in sizes:
         for pred in preds:
-            curve = {w: [r for r in rows if (r["size"], r["prediction_type"], r["weighting"]) == (size, pred, w)] for w in weightings}
+            curve = {w: [r for r in rows if key(r) == (size, pred, w)] for w in weightings}
             curve = {w: c for w, c in curve.items() if c}  # --reuse leaves out runs not trained
             if "none" not in curve: continue
             end = {w: c[-1] for w, c in curve.items()}
@@ -219,19 +226,18 @@ def main(argv=None):
              + "\n".join(lines) + f"\n\nBest at the end by ratio: {desc(best)}; by accuracy: {desc(best_acc)}.\n\n"
              + (f"Bad training or bad sampler? `ref_acc` and `ref_ratio` are seed {seeds[0]}'s final weights (UNet size: "
                 f"{', '.join(dict.fromkeys(r['size'] for r in ref_rows))}; NaN for the others) sampled with "
-                f"{REFERENCE.upper()} at {4 if args.quick else REFERENCE_STEPS} steps (the reference sampler, x0 clipped, guidance 1, same n): a "
+                f"{REFERENCE.upper()} at {ref_steps} steps (the reference sampler, x0 clipped, guidance 1, same n): a "
                 "combination poor with both is poorly trained; one good with DDPM alone is poorly sampled by the fast sampler. "
                 "Seed " + str(seeds[0]) + " with the fast sampler, for comparison: "
-                + "; ".join(f"{r['size']} {r['prediction_type']} + {r['weighting']}: "
-                            f"{next(x for x in seed_rows if (x['size'], x['prediction_type'], x['weighting'], x['seed'], x['step']) == (r['size'], r['prediction_type'], r['weighting'], seeds[0], steps))['ratio']:.2f}x"
-                            f" fast, {r['ratio']:.2f}x DDPM" for r in ref_rows) + ".\n\n" if ref_rows else "")
+                + "; ".join(f"{r['size']} {r['prediction_type']} + {r['weighting']}: {fast_final[key(r)]:.2f}x fast, "
+                            f"{r['ratio']:.2f}x DDPM" for r in ref_rows) + ".\n\n" if ref_rows else "")
              + FIDELITY_NOTE)
     # one row per combination: accuracy and ratio at each evaluated step, the final KID, precision, recall, the speed-ups
     wide, ckpts = [], sorted({r["step"] for r in rows})
     for size in sizes:
         for pred in preds:
             for w in weightings:
-                rs = {r["step"]: r for r in rows if (r["size"], r["prediction_type"], r["weighting"]) == (size, pred, w)}
+                rs = {r["step"]: r for r in rows if key(r) == (size, pred, w)}
                 if ckpts[-1] not in rs: continue  # not trained (--reuse)
                 e = rs[ckpts[-1]]
                 row = dict(size=size, prediction_type=pred, weighting=w)
@@ -245,7 +251,7 @@ def main(argv=None):
                 row["speedup_ratio"] = sp["speedup_ratio"] if sp else 1.0
                 row["speedup_acc"] = sp["speedup_accuracy"] if sp else 1.0
                 row["seeds"], row["acc_by_seed"], row["ratio_by_seed"] = e["seeds"], e["accuracy_by_seed"], e["ratio_by_seed"]
-                ref = next((r for r in ref_rows if (r["size"], r["prediction_type"], r["weighting"]) == (size, pred, w)), None)
+                ref = next((r for r in ref_rows if key(r) == (size, pred, w)), None)
                 row["ref_acc"], row["ref_ratio"] = (ref["accuracy"], ref["ratio"]) if ref else (float("nan"),) * 2
                 row["train_s"] = e["train_s"]; row["load_1m_train_start"] = e["load_1m_train_start"]
                 wide.append(row)
@@ -258,7 +264,7 @@ def main(argv=None):
     fig, axs = plt.subplots(2, len(panels), figsize=(3.0 * len(panels), 5), sharex=True, squeeze=False)
     for j, (size, pred) in enumerate(panels):
         for w, st in zip(weightings, (":", "--", "-")):
-            rs = [r for r in rows if (r["size"], r["prediction_type"], r["weighting"]) == (size, pred, w)]
+            rs = [r for r in rows if key(r) == (size, pred, w)]
             if not rs: continue
             axs[0, j].plot([r["step"] for r in rs], [100 * r["accuracy"] for r in rs], st, marker="o", ms=3,
                            label=f"{w} (seeds {rs[0]['seeds']})")
