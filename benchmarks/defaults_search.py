@@ -25,12 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (FIDELITY_NOTE, RUNS, UNET_SIZES, judge, load_1m, parser, quality, ratio_axis, setup, unet_config_dir,
                     write_results)
 
-# The candidates: a name, then `TrainConfig` overrides (anything not given keeps the digits default). Extra keys:
+# The weighting both searches ran on (2026-12-03): v + no weighting, the digits default until the search picked
+# v_min_snr. Set under every candidate, so the candidates (and the committed tables) keep their meaning now that the
+# default is Min-SNR-5: "default" and "unet16-32-64" are v + none, "v_min_snr" is today's default.
+SEARCH_BASE = dict(snr_weighting="none")
+# The candidates: a name, then `TrainConfig` overrides (anything not given keeps SEARCH_BASE, then the digits defaults;
+# the preset is the default of the day: tiny in defaults_search.csv, nano in defaults_search_nano1300.csv). Extra keys:
 # "steps_factor" multiplies --steps (batch against steps at a fixed number of images), "unet" names a size of
 # common.UNET_SIZES (or is a dict: {"size": ..., any `conditional_unet` override such as block_out_channels}),
 # "note" says why the candidate is there. Extend this list; `--only NAME` runs one.
 CANDIDATES = [
-    dict(name="default", note="today's digits defaults: v_prediction, no weighting, lr 2e-3 cosine, warm-up 50, batch 64, EMA power 0.75"),
+    dict(name="default", note="the digits defaults when the search ran: v_prediction, no weighting, lr 2e-3 cosine, warm-up 50, batch 64, EMA power 0.75"),
     dict(name="lr4e-3", learning_rate=4e-3, note="twice the peak learning rate"),
     dict(name="lr1e-3", learning_rate=1e-3, note="half the peak learning rate"),
     dict(name="constant_lr", lr_scheduler="constant_with_warmup", note="no cosine decay"),
@@ -69,7 +74,7 @@ def find_candidate(name: str) -> dict:
 def candidate_config(cand: dict, output_dir, steps: int, seed: int = 0):
     "The `TrainConfig` of candidate `cand`: its overrides on the digits defaults, `steps` (times its steps_factor), `seed`."
     from class_ddpm.training import TrainConfig
-    kw = {k: v for k, v in cand.items() if k not in SPECIAL}
+    kw = {**SEARCH_BASE, **{k: v for k, v in cand.items() if k not in SPECIAL}}
     unknown = set(kw) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown: raise SystemExit(f"defaults_search: error: candidate {cand['name']!r} sets {sorted(unknown)}, not TrainConfig fields")
     out = Path(output_dir)

@@ -1,5 +1,6 @@
 """Benchmark 3: samplers and guidance, so that "bad training" and "bad sampler" can be told apart. Two models:
-the default digits model (v-prediction, no weighting) and an epsilon-prediction model (epsilon + Min-SNR-5, trained
+the default digits model (v-prediction; the committed results are of an earlier default, the tiny UNet with no
+weighting, 1,500 steps) and an epsilon-prediction model (epsilon + Min-SNR-5, trained
 like benchmark 2 for as many steps as the default). Each is sampled with DDPM at many steps (`--ddpm_steps`, 1000),
 DPM-Solver++ 20 (ODE) and SDE-DPM-Solver++ 20 (`class_ddpm_sample`'s default), each with and without clipping the
 predicted clean image x0 to [-1, 1] (the pipeline's `clip_denoised`, and the DDPM/DDIM scheduler's own `clip_sample`);
@@ -15,7 +16,7 @@ goes to benchmarks/runs/digits-epsilon-min_snr; either is trained first when mis
     python benchmarks/sampling.py            # full run: benchmarks/results/sampling.{csv,md,png}
     python benchmarks/sampling.py --quick    # a check that it runs (10-step models, few images and steps)
 """
-import json, sys
+import hashlib, json, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,10 +28,16 @@ from class_ddpm.training import TrainConfig, train
 NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmsolver": "DPM-Solver++", "dpmsolver-sde": "SDE-DPM-Solver++"}
 GUIDANCES = (1.25, 1.5, 2.0, 3.0)  # beside 1 (no guidance)
 MODELS = {  # name -> (run folder, TrainConfig overrides of the digits defaults, what it is)
-    "default": ("digits-default", {}, "the default digits model (v_prediction, no weighting)"),
+    "default": ("digits-default", {}, "the default digits model (the run of time_to_quality.py)"),
     "epsilon": ("digits-epsilon-min_snr", dict(prediction_type="epsilon", snr_weighting="min_snr", snr_gamma=5.0),
                 "epsilon + Min-SNR-5"),
 }
+
+
+def weights_id(folder) -> str:
+    "The first 12 hex digits of the sha256 of a run's UNet weights: which model a cached row measured."
+    f = next(iter(sorted(Path(folder).glob("unet/*.safetensors"))), None)
+    return hashlib.sha256(f.read_bytes()).hexdigest()[:12] if f else "none"
 
 
 def settings(ddpm_steps, core=False):
@@ -79,15 +86,16 @@ def main(argv=None):
     if args.quick: folders = {k: d / f"run-{k}" for k in folders}
     pipes = {k: load_model(k, f, args.quick) for k, f in folders.items()}
     train_configs = {k: pipe.scheduler.config for k, pipe in pipes.items()}
+    weights = {k: weights_id(f) for k, f in folders.items()}  # a cached row counts only for the weights it measured
     n_per_class = 2 if args.quick else args.n_per_class
     jd = judge()
     rows = []
     cache = Path(args.cache) if not args.quick else d / "sampling_rows.json"
     done = json.loads(cache.read_text()) if cache.exists() else []
-    key = lambda r: [r["model"], r["sampler"], r["steps"], r["guidance"], r["clip_x0"], r["n"]]
+    key = lambda r: [r["model"], r.get("weights"), r["sampler"], r["steps"], r["guidance"], r["clip_x0"], r["n"]]
     for model, sampler, steps, guidance, clip in settings(args.ddpm_steps, args.core):
         if args.quick: steps = max(2, steps // 20)
-        old = next((r for r in done if key(r) == [model, NAMES[sampler], steps, guidance, clip, 10 * n_per_class]), None)
+        old = next((r for r in done if key(r) == [model, weights[model], NAMES[sampler], steps, guidance, clip, 10 * n_per_class]), None)
         if old: rows.append(old); continue
         if args.cached_only: continue
         pipe = pipes[model]
@@ -97,7 +105,7 @@ def main(argv=None):
         load = load_1m()
         r = judge_pipeline(pipe, jd, n_per_class=n_per_class, batch_size=args.batch_size, seed=0, num_inference_steps=steps,
                            guidance_scale=guidance, clip_denoised=clip)  # explicit: not the pipeline's saved default
-        rows.append(dict(model=model, prediction_type=pipe.scheduler.config.prediction_type, sampler=NAMES[sampler], steps=steps,
+        rows.append(dict(model=model, weights=weights[model], prediction_type=pipe.scheduler.config.prediction_type, sampler=NAMES[sampler], steps=steps,
                          guidance=guidance, clip_x0=clip, unet_evals_per_image=steps * (2 if guidance != 1 else 1), **quality(r),
                          n_images=r["n_images"], device=device().type, load_1m_before=load, load_1m_after=load_1m()))
         print({k: rows[-1][k] for k in ("model", "sampler", "steps", "guidance", "clip_x0", "accuracy", "ratio", "kid",

@@ -1,5 +1,5 @@
 """Benchmark 1: time to quality of the default digits training (`class_ddpm_train` with no flags: nano
-preset, 16 px, 1300 steps of batch 64, v-prediction with no loss weighting, EMA), or of a candidate of
+preset, 16 px, 1300 steps of batch 64, v-prediction with Min-SNR-5 weighting, EMA), or of a candidate of
 defaults_search.py (`--candidate NAME`). The run checkpoints every `--every` steps; each checkpoint's EMA weights are
 sampled with the saved sampler (SDE-DPM-Solver++, 20 steps) without guidance and at the training's guidance, 50 images
 per digit, and judged: the digits judge's accuracy, and fidelity at the training resolution (the Frechet distance

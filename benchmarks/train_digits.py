@@ -1,4 +1,4 @@
-"""The main job: `class_ddpm_train --output_dir runs/digits` (no dataset flag: the built-in digits, tiny preset,
+"""The main job: `class_ddpm_train --output_dir runs/digits` (no dataset flag: the built-in digits, nano preset,
 16 px, the CPU-sized defaults), timed from the command line to the saved pipeline, then judged.
 
 Judging: 50 images of each digit drawn with the saved pipeline as it loads (its sampler, and the run's

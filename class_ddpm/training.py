@@ -70,7 +70,7 @@ class TrainConfig:
     ddpm_num_steps:int=1000 # T, the number of noise levels
     ddpm_beta_schedule:str="squaredcos_cap_v2" # one of `BETA_SCHEDULES`
     prediction_type:str="v_prediction" # what the UNet predicts: epsilon, sample or v_prediction
-    snr_weighting:Optional[str]=None # loss weighting: none, snr (the original's) or min_snr; None: none for digits, else min_snr
+    snr_weighting:str="min_snr" # loss weighting: none, snr (the original's) or min_snr (Min-SNR-5, measured best: lesson 02)
     snr_gamma:float=5.0 # the Min-SNR clamp
     class_dropout_prob:float=0.1 # share of labels replaced by the null class (for classifier-free guidance)
     # optimisation
@@ -116,10 +116,10 @@ class TrainConfig:
 
 # %% ../nbs/04_training.ipynb #c1a259e8
 DIGITS_DEFAULTS = dict(resolution=16, preset="nano", train_batch_size=64, max_train_steps=1300, learning_rate=2e-3,
-                       snr_weighting="none", lr_warmup_steps=50, eval_batch_size=100, save_images_epochs=10, save_model_epochs=10,
+                       lr_warmup_steps=50, eval_batch_size=100, save_images_epochs=10, save_model_epochs=10,
                        checkpointing_steps=500)
 DATASET_DEFAULTS = dict(resolution=64, preset="cifar10", train_batch_size=16, num_epochs=100, learning_rate=1e-4,
-                        snr_weighting="min_snr", lr_warmup_steps=500, eval_batch_size=16, save_images_epochs=10, save_model_epochs=10,
+                        lr_warmup_steps=500, eval_batch_size=16, save_images_epochs=10, save_model_epochs=10,
                         checkpointing_steps=500)
 
 def uses_digits(config:TrainConfig, # the training configuration

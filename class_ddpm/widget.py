@@ -68,7 +68,7 @@ class SamplingWidget(W.VBox):
         self.per_class = W.IntSlider(n_per_class, min=1, max=16, description="per class", style=style)
         saved = getattr(pipe, "default_guidance_scale", 1.0)  # the pipeline's own default, else the recommended one
         start = (saved if saved != 1.0 else DEFAULT_GUIDANCE) if self.guided else 1.0
-        self.guidance = W.FloatSlider(start, min=0.0, max=10.0, step=None,  # no step: a saved scale such as 1.1 is kept, not rounded
+        self.guidance = W.FloatSlider(start, min=0.0, max=10.0, step=None,  # no step: a saved scale such as 1.15 is kept, not rounded
                                       description="guidance",
                                       style=style, disabled=not self.guided,
                                       tooltip=("classifier-free guidance: 1 = none, 0 = ignore the class, higher = more like the class"
