@@ -70,7 +70,7 @@ class TrainConfig:
     ddpm_num_steps:int=1000 # T, the number of noise levels
     ddpm_beta_schedule:str="squaredcos_cap_v2" # one of `BETA_SCHEDULES`
     prediction_type:str="v_prediction" # what the UNet predicts: epsilon, sample or v_prediction
-    snr_weighting:str="min_snr" # loss weighting: none, snr (the original's) or min_snr (Min-SNR-5, measured best: lesson 02)
+    snr_weighting:str="min_snr" # loss weighting: none, snr (the original's) or min_snr (Min-SNR-5; lesson 02 compares them)
     snr_gamma:float=5.0 # the Min-SNR clamp
     class_dropout_prob:float=0.1 # share of labels replaced by the null class (for classifier-free guidance)
     # optimisation
