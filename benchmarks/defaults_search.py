@@ -58,6 +58,12 @@ CANDIDATES = [
     dict(name="unet32-32-32", unet=dict(size="tiny", block_out_channels=(32, 32, 32)),
          note="32 channels at every level: 1.6x the images per second, a third of the weights"),
     dict(name="batch32_lr1e-3", train_batch_size=32, learning_rate=1e-3, note="batch32 with the learning rate halved with the batch"),
+    # the EMA's length on today's default (v + Min-SNR-5, nano, 1300 steps: `v_min_snr`); decay at step 1300 is
+    # 1 - 1301 ** -power: 0.9954 (about the last 220 steps) at the default 0.75
+    dict(name="v_min_snr_ema0.5", snr_weighting="min_snr", ema_power=0.5,
+         note="today's default with a shorter EMA (decay 0.972 at step 1300: about the last 36 steps)"),
+    dict(name="v_min_snr_ema0.9", snr_weighting="min_snr", ema_power=0.9,
+         note="today's default with a longer EMA (decay 0.9984 at step 1300: about the last 630 steps)"),
 ]
 SAMPLERS = ("dpmsolver", "dpmsolver-sde")
 GUIDANCES = (1.0, 1.25, 1.5, 2.0)
