@@ -18,14 +18,15 @@ from common import FIDELITY_NOTE, judge, parser, setup, write_results
 
 
 def read_folder(folder):
-    "The images `class_ddpm_sample` wrote, DIR/<digit>/<k>.png, as a uint8 tensor (n, 1, h, w), and the digit of each."
+    """The images `class_ddpm_sample` wrote, DIR/<digit>/<k>.png, as uint8 (n, 1, h, w), and the digit of each: read with
+    `load_image_dataset`, the loader training uses for a folder of class folders (so the layout's round trip is tested too)."""
+    import warnings
     import torch
-    from PIL import Image
-    images, labels = [], []
-    for c in range(10):
-        for p in sorted((Path(folder) / str(c)).glob("*.png"), key=lambda p: int(p.stem)):
-            images.append(np.array(Image.open(p).convert("L"))); labels.append(c)
-    return torch.from_numpy(np.stack(images))[:, None], torch.tensor(labels)
+    from class_ddpm.data import load_image_dataset
+    with warnings.catch_warnings():  # the sampler's grid.png beside the class folders is not a sample: ignored, as it says
+        warnings.simplefilter("ignore", UserWarning)
+        ds = load_image_dataset(folder, resolution=16, channels=1, in_memory=True)
+    return ds.images, torch.tensor([int(ds.class_names[i]) for i in ds.labels.tolist()])
 
 
 def main(argv=None):

@@ -38,7 +38,8 @@ def main(argv=None):
     p.add_argument("--note", default="", help="a paragraph added to the notes (e.g. which machine each run's wall times come from)")
     args = p.parse_args(argv)
     d = RESULTS
-    read = lambda name: [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(open(d / f"{name}.csv"))]
+    def read(name):
+        with open(d / f"{name}.csv") as f: return [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
     curves = {name: read(name) for name in args.runs}
     clocks = dict(c.split("=") for c in args.clock)
     for name, ref in clocks.items():
