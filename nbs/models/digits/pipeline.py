@@ -480,7 +480,7 @@ SAMPLERS = {  # name -> (scheduler class, settings over the training schedule's 
     "euler": (EulerDiscreteScheduler, dict(timestep_spacing="trailing")),
 }
 DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpmsolver": 20, "dpmsolver-sde": 20, "euler": 50}  # `class_ddpm_sample`'s, when no steps are given
-DEFAULT_GUIDANCE = 1.15  # what class_ddpm_train saves and the widget starts at: the best measured on the digits (see the recommendation below)
+DEFAULT_GUIDANCE = 1.15  # what class_ddpm_train saves and the widget starts at: the defaults search's pick on the digits (see the recommendation below)
 _SAMPLER_ALIASES = {"dpm-solver++": "dpmsolver", "dpmsolver++": "dpmsolver", "sde-dpmsolver++": "dpmsolver-sde",
                     "sde-dpm-solver++": "dpmsolver-sde", "dpm-solver++-sde": "dpmsolver-sde"}
 
