@@ -182,9 +182,27 @@ def gpu_info(dev: torch.device) -> dict:
     return dict(device="cpu", capability="", torch=torch.__version__, cuda="")
 
 
+# torch >= 2.9 has `fp32_precision` (what class_ddpm's train sets); there, reading `allow_tf32` after it was set is an error
+NEW_TF32_API = hasattr(torch.backends.cuda.matmul, "fp32_precision")
+
+
+def set_tf32(matmul: bool, cudnn: bool):
+    "Allow TF32 or not, through the API class_ddpm's train uses on this torch (mixing the two APIs is an error)."
+    if NEW_TF32_API:
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if matmul else "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "tf32" if cudnn else "ieee"
+    else: torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
 def tf32_flags() -> dict:
-    return dict(tf32_matmul=torch.backends.cuda.matmul.allow_tf32, tf32_cudnn=torch.backends.cudnn.allow_tf32,
-                cudnn_benchmark=torch.backends.cudnn.benchmark)
+    "Whether matmuls and convolutions may use TF32 now ('none' in the new API means: as the level above says)."
+    if NEW_TF32_API:
+        def allowed(*levels):
+            return next((v for v in (l.fp32_precision for l in levels) if v != "none"), "ieee") == "tf32"
+        b = torch.backends
+        matmul, cudnn = allowed(b.cuda.matmul, b), allowed(b.cudnn.conv, b.cudnn, b)
+    else: matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    return dict(tf32_matmul=matmul, tf32_cudnn=cudnn, cudnn_benchmark=torch.backends.cudnn.benchmark)
 
 
 def free(dev):
@@ -202,7 +220,7 @@ def run_setting(s, tables, dev, plan, fields):
         torch.cuda.reset_peak_memory_stats()
         if s["compile"]: torch._dynamo.reset()  # a cold compile per setting, never a cache hit or an eager fallback
     if s["loop"] == "original":  # PyTorch's defaults, which the original script ran under (our train may change them)
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = False, True
+        set_tf32(matmul=False, cudnn=True)
         torch.backends.cudnn.benchmark = False
     t0 = time.perf_counter()
     try:
