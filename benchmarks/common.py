@@ -69,7 +69,7 @@ def markdown_table(rows: list, columns: list) -> str:
     return head + "".join("| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |\n" for r in rows)
 
 
-ORDER = ["time_to_quality", "time_to_quality_compare", "readme_check", "time_to_quality_none", "time_to_quality_1000steps", "lesson_times", "loss_weighting", "loss_weighting_original_v", "sampling", "throughput", "gpu", "scaling"]  # the benchmarks, in the order of the report
+ORDER = ["time_to_quality", "time_to_quality_compare", "readme_check", "time_to_quality_ema075", "time_to_quality_none", "time_to_quality_1000steps", "lesson_times", "loss_weighting", "loss_weighting_original_v", "sampling", "throughput", "gpu", "gpu_compile_tiny", "scaling"]  # the benchmarks, in the order of the report
 GPU_COMMAND = "pip install -e . && python benchmarks/gpu.py"  # the one command of a GPU run (repository root, CUDA torch installed)
 
 

@@ -25,10 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (FIDELITY_NOTE, RUNS, UNET_SIZES, judge, load_1m, parser, quality, ratio_axis, setup, unet_config_dir,
                     write_results)
 
-# The weighting both searches ran on (2026-12-03): v + no weighting, the digits default until the search picked
-# v_min_snr. Set under every candidate, so the candidates (and the committed tables) keep their meaning now that the
-# default is Min-SNR-5: "default" and "unet16-32-64" are v + none, "v_min_snr" is today's default.
-SEARCH_BASE = dict(snr_weighting="none")
+# The weighting and EMA the searches ran on (2026-12-03): v + no weighting, the digits default until the search picked
+# v_min_snr, and the original script's EMA power 0.75, the digits default until defaults_search_ema picked 0.5. Set
+# under every candidate, so the candidates (and the committed tables) keep their meaning now that the defaults moved:
+# "default" and "unet16-32-64" are v + none, "v_min_snr" is v + Min-SNR-5 with EMA power 0.75 (the default of
+# 2026-12-03 to 2026-12-04), "v_min_snr_ema0.5" is the digits default since.
+SEARCH_BASE = dict(snr_weighting="none", ema_power=0.75)
 # The candidates: a name, then `TrainConfig` overrides (anything not given keeps SEARCH_BASE, then the digits defaults;
 # the preset is the default of the day: tiny in defaults_search.csv, nano in defaults_search_nano1300.csv). Extra keys:
 # "steps_factor" multiplies --steps (batch against steps at a fixed number of images), "unet" names a size of
@@ -58,12 +60,12 @@ CANDIDATES = [
     dict(name="unet32-32-32", unet=dict(size="tiny", block_out_channels=(32, 32, 32)),
          note="32 channels at every level: 1.6x the images per second, a third of the weights"),
     dict(name="batch32_lr1e-3", train_batch_size=32, learning_rate=1e-3, note="batch32 with the learning rate halved with the batch"),
-    # the EMA's length on today's default (v + Min-SNR-5, nano, 1300 steps: `v_min_snr`); decay at step 1300 is
-    # 1 - 1301 ** -power: 0.9954 (about the last 220 steps) at the default 0.75
+    # the EMA's length on the pick of defaults_search_nano1300 (v + Min-SNR-5, nano, 1300 steps: `v_min_snr`); decay
+    # at step 1300 is 1 - 1301 ** -power: 0.9954 (about the last 215 steps) at the original's 0.75
     dict(name="v_min_snr_ema0.5", snr_weighting="min_snr", ema_power=0.5,
-         note="today's default with a shorter EMA (decay 0.972 at step 1300: about the last 36 steps)"),
+         note="v_min_snr with a shorter EMA (decay 0.972 at step 1300: about the last 36 steps); the digits default since 2026-12-04"),
     dict(name="v_min_snr_ema0.9", snr_weighting="min_snr", ema_power=0.9,
-         note="today's default with a longer EMA (decay 0.9984 at step 1300: about the last 630 steps)"),
+         note="v_min_snr with a longer EMA (decay 0.9984 at step 1300: about the last 630 steps)"),
 ]
 SAMPLERS = ("dpmsolver", "dpmsolver-sde")
 GUIDANCES = (1.0, 1.25, 1.5, 2.0)

@@ -1,6 +1,6 @@
 """Benchmark 1, side by side: the time-to-quality curves of runs of `time_to_quality.py` (by default today's default,
-v + Min-SNR-5 on the nano UNet for 1300 steps, and the three before it: v + no weighting on the same UNet and steps, and
-the tiny UNet for 1500 and for 1000 steps) on one plot: accuracy and the Frechet ratio (to the real-vs-real floor at the
+v + Min-SNR-5 with an EMA of power 0.5 on the nano UNet for 1300 steps, and the four before it: the same with the
+original's EMA power 0.75, v + no weighting on the same UNet and steps, and the tiny UNet for 1500 and for 1000 steps) on one plot: accuracy and the Frechet ratio (to the real-vs-real floor at the
 same n) against wall time, without guidance and at each run's saved guidance. Reads results/NAME.csv, trains nothing.
 
     python benchmarks/time_to_quality_compare.py      # writes benchmarks/results/time_to_quality_compare.{csv,md,png}
@@ -13,13 +13,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import FIDELITY_NOTE, RESULTS, _num, ratio_axis, write_results
 
-RUNS = {"time_to_quality": "default (v + Min-SNR-5, nano, 1300 steps)",
-        "time_to_quality_none": "previous default (v + none, nano, 1300 steps)",
+RUNS = {"time_to_quality": "default (v + Min-SNR-5, EMA power 0.5, nano, 1300 steps)",
+        "time_to_quality_ema075": "previous default (v + Min-SNR-5, EMA power 0.75)",
+        "time_to_quality_none": "default before it (v + none, nano, 1300 steps)",
         "time_to_quality_1500steps": "earlier default (tiny, 1500 steps)",
         "time_to_quality_1000steps": "first default (tiny, 1000 steps)"}
-# Runs of the same UNet and batch cost the same per step, so one idle run's clock times both: the weighting changes
-# what a step learns, not what it costs. (The two nano runs were timed on the same machine in different states.)
-CLOCKS = {"time_to_quality_none": "time_to_quality"}
+# Runs of the same UNet and batch cost the same per step, so one idle run's clock times them all: the weighting and the
+# EMA's length change what a step learns, not what it costs. (The nano runs were trained on machines of different speeds.)
+NANO_CLOCK = "clocks/nano_2026-12-03"  # the README command's 230 s run on the slowest machine we measured
+CLOCKS = {k: NANO_CLOCK for k in ("time_to_quality", "time_to_quality_ema075", "time_to_quality_none")}
 
 
 def saved_guidance(row: dict) -> float:
@@ -65,8 +67,8 @@ def main(argv=None):
         lines.append(f"- {label(name)}: after {e['wall_min']:.1f} min (step {e['step']}), {at(e)}")
         w = max((r for r in rs if r["wall_min"] <= 5), key=lambda r: r["wall_min"], default=None)  # the 5-minute budget
         if w is not e: lines.append(f"  - within 5 minutes: " + (f"step {w['step']} ({w['wall_min']:.1f} min), {at(w)}" if w else "no judged point"))
-    clock_note = "".join(f" The wall times of {label(k)} are those of {label(v)}'s run (the same UNet and batch, so the "
-                         f"same cost per step) at the same steps." for k, v in clocks.items() if k in curves)
+    clock_note = "".join(f" The wall times of {label(k)} are those of " + (f"{label(v)}'s run" if v in RUNS else f"the clock in results/{v}.csv")
+                         + " (the same UNet and batch, so the same cost per step) at the same steps." for k, v in clocks.items() if k in curves)
     notes = (f"Each point is a checkpoint's EMA weights sampled with the saved sampler (SDE-DPM-Solver++ 20), 50 per digit "
              f"(n = {n}; real-vs-real floor {floor:.3g}), without guidance (g=1: like with like) and at the guidance each run saved "
              f"when it was measured (1.25 before the search chose 1.1 and then 1.15; see each run's md). Wall time is "
@@ -77,7 +79,7 @@ def main(argv=None):
 
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.4))
-    for name, color in zip(curves, ("C0", "C3", "C2", "C7")):
+    for name, color in zip(curves, ("C0", "C1", "C3", "C2", "C7")):
         rs = [r for r in rows if r["run"] == label(name)]
         x = [r["wall_min"] for r in rs]
         for key, st, g in (("g1", "--", 1), ("saved", "-", rs[0]["guidance"])):

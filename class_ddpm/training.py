@@ -91,7 +91,7 @@ class TrainConfig:
     max_grad_norm:float=1.0 # gradient clipping
     use_ema:bool=True # keep an EMA of the weights and save it as the model (`--no-use_ema` to turn off)
     ema_inv_gamma:float=1.0 # EMA warm-up: decay = 1 - (1 + step / inv_gamma) ** -power
-    ema_power:float=0.75 # EMA warm-up power
+    ema_power:Optional[float]=None # EMA warm-up power; None: 0.5 for digits, else 0.75 (the original script's)
     ema_max_decay:float=0.9999 # the most the EMA decay may reach
     mixed_precision:str="no" # no, fp16 (CUDA only) or bf16
     compile:bool=False # torch.compile the UNet (for GPU runs; the first steps pay for the compilation)
@@ -116,11 +116,11 @@ class TrainConfig:
 
 # %% ../nbs/04_training.ipynb #c1a259e8
 DIGITS_DEFAULTS = dict(resolution=16, preset="nano", train_batch_size=64, max_train_steps=1300, learning_rate=2e-3,
-                       lr_warmup_steps=50, eval_batch_size=100, save_images_epochs=10, save_model_epochs=10,
-                       checkpointing_steps=500)
+                       lr_warmup_steps=50, ema_power=0.5, eval_batch_size=100, save_images_epochs=10,
+                       save_model_epochs=10, checkpointing_steps=500)
 DATASET_DEFAULTS = dict(resolution=64, preset="cifar10", train_batch_size=16, num_epochs=100, learning_rate=1e-4,
-                        lr_warmup_steps=500, eval_batch_size=16, save_images_epochs=10, save_model_epochs=10,
-                        checkpointing_steps=500)
+                        lr_warmup_steps=500, ema_power=0.75, eval_batch_size=16, save_images_epochs=10,
+                        save_model_epochs=10, checkpointing_steps=500)
 
 def uses_digits(config:TrainConfig, # the training configuration
                )->bool:
@@ -713,7 +713,7 @@ def _card_text(out:Path, repo_id:Optional[str])->str:
                         ("training time", f"{m['time'][-1]:.0f} s" if m["time"][-1] < 120 else f"{m['time'][-1] / 60:.1f} min")]
         keys = ("resolution", "preset", "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler",
                 "ddpm_num_steps", "ddpm_beta_schedule", "prediction_type", "snr_weighting", "class_dropout_prob", "use_ema",
-                "mixed_precision", "inference_scheduler", "ddpm_num_inference_steps", "guidance_scale", "seed")
+                "ema_power", "mixed_precision", "inference_scheduler", "ddpm_num_inference_steps", "guidance_scale", "seed")
         lines += ["## Training", "", "| setting | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in figures + [(k, c[k]) for k in keys if k in c]]
         lines += ["", f"Every setting is in `training_state.json`; the loss of every step in `{METRICS_FILE}`.", ""]
