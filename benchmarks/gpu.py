@@ -263,6 +263,9 @@ def main(argv=None):
     d = setup(args)
     fields = train_fields()
     if args.quick:  # a couple of tiny settings on the CPU: seconds
+        if NEW_TF32_API:  # on CUDA, train sets TF32 through fp32_precision; the rows must still read the flags after it
+            torch.backends.cuda.matmul.fp32_precision = "tf32"
+            assert tf32_flags()["tf32_matmul"]; set_tf32(matmul=False, cudnn=True)
         args.presets, args.batches = ["tiny"], [8]
         plan = dict(warmup={"tiny": 1, "cifar10": 1}, steps={"tiny": 2, "cifar10": 2}, cap_s=5.0)
     else:  # step counts for a modern GPU; on a slower one the time cap (--cap_s) shortens them
