@@ -22,6 +22,14 @@ RUNS = {"time_to_quality": "default (v + Min-SNR-5, EMA power 0.5, nano, 1300 st
 # EMA's length change what a step learns, not what it costs. (The nano runs were trained on machines of different speeds.)
 NANO_CLOCK = "clocks/nano_2026-12-03"  # the README command's 230 s run on the slowest machine we measured
 CLOCKS = {k: NANO_CLOCK for k in ("time_to_quality", "time_to_quality_ema075", "time_to_quality_none")}
+# Which machine each default curve's clock comes from (the committed CSVs'): the default --note
+MACHINES = ("Machines: the nano curves are on one clock, that of the README command's run of 2026-12-03 21:05 on the idle "
+            "2-core AMD EPYC machine of that day (230 s of training loop, 5.7 steps per second); the same UNet and batch cost "
+            "the same per step whatever the weighting or the EMA's length. Today's default was itself trained on 2026-12-04 "
+            "on a faster machine (147 s of training loop, 8.8 steps per second; that clock is wall_s in time_to_quality.csv). "
+            "The tiny curves' wall times come from the idle AMD EPYC virtual machine of an earlier session, where tiny ran "
+            "3.2 steps per second; nano runs about 1.9 times the steps per second of tiny on one machine (defaults_search), "
+            "so the two clocks agree within about 10%.")
 
 
 def saved_guidance(row: dict) -> float:
@@ -37,7 +45,8 @@ def main(argv=None):
                    help="time NAME's steps on REF's clock (its wall time at each step, interpolated): for runs of the same "
                         "UNet and batch timed on different days")
     p.add_argument("--name", default="time_to_quality_compare")
-    p.add_argument("--note", default="", help="a paragraph added to the notes (e.g. which machine each run's wall times come from)")
+    p.add_argument("--note", default=MACHINES, help="a paragraph added to the notes (default: which machine each default curve's "
+                                                    "wall times come from; give your own for other runs)")
     args = p.parse_args(argv)
     d = RESULTS
     def read(name):
@@ -67,8 +76,11 @@ def main(argv=None):
         lines.append(f"- {label(name)}: after {e['wall_min']:.1f} min (step {e['step']}), {at(e)}")
         w = max((r for r in rs if r["wall_min"] <= 5), key=lambda r: r["wall_min"], default=None)  # the 5-minute budget
         if w is not e: lines.append(f"  - within 5 minutes: " + (f"step {w['step']} ({w['wall_min']:.1f} min), {at(w)}" if w else "no judged point"))
-    clock_note = "".join(f" The wall times of {label(k)} are those of " + (f"{label(v)}'s run" if v in RUNS else f"the clock in results/{v}.csv")
-                         + " (the same UNet and batch, so the same cost per step) at the same steps." for k, v in clocks.items() if k in curves)
+    timed = {}  # clock -> the runs put on it
+    for k, v in clocks.items():
+        if k in curves: timed.setdefault(v, []).append(label(k))
+    clock_note = "".join(f" The wall times of {'; '.join(ks)} are those of " + (f"{label(v)}'s run" if v in RUNS else f"the clock in results/{v}.csv")
+                         + " at the same steps (the same UNet and batch, so the same cost per step)." for v, ks in timed.items())
     notes = (f"Each point is a checkpoint's EMA weights sampled with the saved sampler (SDE-DPM-Solver++ 20), 50 per digit "
              f"(n = {n}; real-vs-real floor {floor:.3g}), without guidance (g=1: like with like) and at the guidance each run saved "
              f"when it was measured (1.25 before the search chose 1.1 and then 1.15; see each run's md). Wall time is "
