@@ -29,6 +29,7 @@ min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements') or '')
 browser_requirements = shlex.split(cfg.get('browser_requirements') or '')
+course_requirements = shlex.split(cfg.get('course_requirements') or '')
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -47,7 +48,7 @@ setuptools.setup(
     packages = setuptools.find_packages(),
     include_package_data = True,
     install_requires = requirements,
-    extras_require = {'dev': dev_requirements, 'browser': browser_requirements},
+    extras_require = {'dev': dev_requirements, 'browser': browser_requirements, 'course': course_requirements},
     dependency_links = cfg.get('dep_links','').split(),
     python_requires = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

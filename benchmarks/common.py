@@ -4,7 +4,9 @@ from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from class_ddpm.assets import RESULTS_DIR, package_dir
+
+RESULTS = package_dir() / RESULTS_DIR  # shipped with the package: the lessons read the tables where they run alone
 RUNS = Path(__file__).resolve().parent / "runs"  # trained models (not committed: see benchmarks/.gitignore)
 
 
@@ -13,7 +15,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true",
                    help="a tiny version that only checks the script runs (results go to a temporary folder)")
-    p.add_argument("--out", default=None, help="folder for the CSV, PNG and table (default: benchmarks/results)")
+    p.add_argument("--out", default=None, help="folder for the CSV, PNG and table (default: class_ddpm/results)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own choice, one per core); 1 is faster on an oversubscribed machine")
     return p
@@ -26,7 +28,7 @@ def setup(args):
 
 
 def out_dir(args) -> Path:
-    "benchmarks/results for a full run; a temporary folder for --quick unless --out is given."
+    "class_ddpm/results for a full run; a temporary folder for --quick unless --out is given."
     if args.out: d = Path(args.out)
     elif args.quick: d = Path(tempfile.mkdtemp(prefix="class_ddpm_bench_quick_"))
     else: d = RESULTS

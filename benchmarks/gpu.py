@@ -12,7 +12,7 @@ steps, fewer when the time cap would be passed; the settings are run in order of
 without compile, then with compile) and a setting that would overrun the time budget is skipped, with the reason in
 the CSV. Peak memory is `torch.cuda.max_memory_allocated`, reset between settings. On an H200 it takes under 5 minutes.
 
-    python benchmarks/gpu.py                 # on one GPU: benchmarks/results/gpu.{csv,md,png}
+    python benchmarks/gpu.py                 # on one GPU: class_ddpm/results/gpu.{csv,md,png}
     python benchmarks/gpu.py --quick         # on the CPU, in seconds: checks that it runs (a temporary folder)
 """
 import dataclasses, gc, io, shutil, sys, tempfile, time, traceback

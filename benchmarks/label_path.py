@@ -1,7 +1,7 @@
 """Lesson 01's figure: the original script's label path (`class_embed_type="timestep"`: the label through the timestep
 sinusoid) against the learned class table (`class_embed_type=None`, this package's default), trained on the digits with
 the same seed, steps and settings, both without label dropout and sampled without guidance (SDE-DPM-Solver++, 20 steps),
-50 images per digit judged by lesson 07's judges. Writes benchmarks/results/label_path.{csv,md} and
+50 images per digit judged by lesson 07's judges. Writes class_ddpm/results/label_path.{csv,md} and
 nbs/images/01_label_paths.png (the sample grids side by side).
 
     OMP_NUM_THREADS=1 python benchmarks/label_path.py --threads 1      # two 400-step runs side by side (22 minutes on a loaded 2-core machine)

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Each lesson alone, top to bottom, as `nbdev_test` runs it, with torch's default threads: the issue's goal is under
 # 2 minutes per lesson on 2 CPU cores. Run from the repository root with the package's virtualenv active, on an idle
-# machine:  bash benchmarks/lesson_times.sh    (writes benchmarks/results/lesson_times.{csv,md,columns})
+# machine:  bash benchmarks/lesson_times.sh    (writes class_ddpm/results/lesson_times.{csv,md,columns})
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export MPLBACKEND=Agg HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 unset OMP_NUM_THREADS
-out=benchmarks/results
+out=class_ddpm/results
 echo "lesson,result,seconds,load_1m_before" > $out/lesson_times.csv
 for nb in nbs/0*.ipynb; do
   load=$(cut -d' ' -f1 /proc/loadavg); start=$(date +%s.%N)

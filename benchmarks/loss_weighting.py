@@ -13,7 +13,7 @@ DDPM only).
 Reports the speed-up of Min-SNR: the steps min_snr needs to reach the quality that "none" reaches at the
 end (the Min-SNR paper reports 3.4x faster convergence), by ratio and by accuracy, and the best combination.
 
-    python benchmarks/loss_weighting.py            # full run: benchmarks/results/loss_weighting.{csv,md,png}
+    python benchmarks/loss_weighting.py            # full run: class_ddpm/results/loss_weighting.{csv,md,png}
     python benchmarks/loss_weighting.py --quick    # a check that it runs (a few steps, a temporary folder)
 """
 import json, sys, time

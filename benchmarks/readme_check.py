@@ -5,7 +5,7 @@ Frechet distance over its real-vs-real floor at the same n, with KID, precision 
 Different seeds are different draws of the same 500 images' noise, so the spread over seeds is how much one draw of
 n = 500 can differ from another. Writes results/readme_check.{csv,md}.
 
-    python benchmarks/readme_check.py nbs/models/digits     # the committed default model, seeds 0-4
+    python benchmarks/readme_check.py class_ddpm/models/digits     # the committed default model, seeds 0-4
     python benchmarks/readme_check.py --quick               # a check that it runs (an untrained model, 2 per digit)
 """
 import shutil, subprocess, sys, tempfile
@@ -46,7 +46,7 @@ def main(argv=None):
         run, n_per_class, seeds = tmp / "untrained", 2, [0]
         ClassConditionalPipeline(conditional_unet(10, 16, in_channels=1, preset="nano"), make_scheduler(prediction_type="v_prediction"),
                                  class_names=[str(i) for i in range(10)], guidance_scale=DEFAULT_GUIDANCE).save_pretrained(run)
-    if run is None: raise SystemExit("readme_check: error: give a run folder, e.g. `python benchmarks/readme_check.py nbs/models/digits`")
+    if run is None: raise SystemExit("readme_check: error: give a run folder, e.g. `python benchmarks/readme_check.py class_ddpm/models/digits`")
     jd, fidelity, rows = judge(), FidelityJudge.digits(16), []
     for seed in seeds:
         out = tmp / f"seed{seed}"

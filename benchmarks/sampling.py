@@ -13,7 +13,7 @@ Goal: DPM-Solver++ 20 steps within 2 points of accuracy of DDPM 1000 steps.
 The default model is the run of benchmarks/time_to_quality.py (benchmarks/runs/digits-default); the epsilon model
 goes to benchmarks/runs/digits-epsilon-min_snr; either is trained first when missing.
 
-    python benchmarks/sampling.py            # full run: benchmarks/results/sampling.{csv,md,png}
+    python benchmarks/sampling.py            # full run: class_ddpm/results/sampling.{csv,md,png}
     python benchmarks/sampling.py --quick    # a check that it runs (10-step models, few images and steps)
 """
 import hashlib, json, sys

@@ -8,7 +8,7 @@ passes `--timeout` seconds is recorded as timed out. The 1-minute load
 average is recorded before and after each run: on a machine shared with other jobs the figures are only as clean as
 that load says (on 2 cores, a load well above 2 while a run uses both cores means the run was sharing them).
 
-    python benchmarks/scaling.py            # benchmarks/results/scaling.{csv,md,png}
+    python benchmarks/scaling.py            # class_ddpm/results/scaling.{csv,md,png}
     python benchmarks/scaling.py --quick    # a check that it runs (a few steps, a temporary folder)
 """
 import os, shutil, subprocess, sys, tempfile, time

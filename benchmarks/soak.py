@@ -9,7 +9,7 @@ newest complete checkpoint there was. At the end the soak run's final weights (r
 checkpoint and in the saved pipeline) must equal the reference run's bit for bit (sha256 over the tensors), and its
 metrics log must hold the reference's rows (step, epoch, loss, lr).
 
-    python benchmarks/soak.py            # full run (minutes): writes benchmarks/results/soak.{csv,md,png}
+    python benchmarks/soak.py            # full run (minutes): writes class_ddpm/results/soak.{csv,md,png}
     python benchmarks/soak.py --quick    # 3 kills of a tiny run, results in a temporary folder
 """
 import csv, hashlib, json, os, random, re, shutil, signal, subprocess, sys, tempfile, time

@@ -4,7 +4,7 @@ model) and the cifar10 preset at 32 px, in fp32 and bf16 autocast, with channels
 One timed step is what `class_ddpm.training.train` does per batch: noise the images, run the UNet, the
 Min-SNR-weighted v-prediction loss, backward, clip, AdamW. Runs unchanged on a GPU (it uses CUDA when there is one).
 
-    python benchmarks/throughput.py            # full run, writes benchmarks/results/throughput.{csv,md,png}
+    python benchmarks/throughput.py            # full run, writes class_ddpm/results/throughput.{csv,md,png}
     python benchmarks/throughput.py --quick    # a check that it runs (tiny batches, a temporary folder)
 """
 import contextlib, sys

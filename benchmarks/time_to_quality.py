@@ -6,7 +6,7 @@ per digit, and judged: the digits judge's accuracy, and fidelity at the training
 as a ratio to its real-vs-real floor at the same n, KID, precision and recall) against training steps and wall time.
 Goal: at least 98% accuracy and at most 1.5x the floor within 5 minutes on 2 CPU cores.
 
-    python benchmarks/time_to_quality.py            # full run: benchmarks/results/time_to_quality.{csv,md,png}
+    python benchmarks/time_to_quality.py            # full run: class_ddpm/results/time_to_quality.{csv,md,png}
     python benchmarks/time_to_quality.py --quick    # a check that it runs (20 steps, a temporary folder)
     python benchmarks/time_to_quality.py --candidate NAME --name time_to_quality_NAME   # a defaults_search candidate
 """

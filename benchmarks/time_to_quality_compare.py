@@ -3,7 +3,7 @@ v + Min-SNR-5 with an EMA of power 0.5 on the nano UNet for 1300 steps, and the 
 original's EMA power 0.75, v + no weighting on the same UNet and steps, and the tiny UNet for 1500 and for 1000 steps) on one plot: accuracy and the Frechet ratio (to the real-vs-real floor at the
 same n) against wall time, without guidance and at each run's saved guidance. Reads results/NAME.csv, trains nothing.
 
-    python benchmarks/time_to_quality_compare.py      # writes benchmarks/results/time_to_quality_compare.{csv,md,png}
+    python benchmarks/time_to_quality_compare.py      # writes class_ddpm/results/time_to_quality_compare.{csv,md,png}
 """
 import csv, sys
 from pathlib import Path

@@ -14,7 +14,7 @@ Judging: 50 images of each digit drawn with the saved pipeline as it loads (its 
 With `--judge_checkpoints`, every checkpoint's EMA weights are judged too (accuracy against steps and seconds),
 which is how the defaults were chosen; extra flags after `--` go to `class_ddpm_train` (e.g. `-- --prediction_type epsilon`).
 
-    python benchmarks/train_digits.py                          # benchmarks/results/train_digits.{csv,md,png}
+    python benchmarks/train_digits.py                          # class_ddpm/results/train_digits.{csv,md,png}
     python benchmarks/train_digits.py --name eps -- --prediction_type epsilon --checkpointing_steps 250
     python benchmarks/train_digits.py --quick                  # a check that it runs (a few steps)
 """

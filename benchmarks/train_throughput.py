@@ -10,7 +10,7 @@ Images per second are measured over steps `--warmup`..`--steps` (the first steps
 The 1-minute load average is recorded before and after: on a busy machine the numbers mean little; rerun when
 `uptime` shows a load near 0.
 
-    python benchmarks/train_throughput.py                    # benchmarks/results/train_throughput.{csv,md}
+    python benchmarks/train_throughput.py                    # class_ddpm/results/train_throughput.{csv,md}
     python benchmarks/train_throughput.py --threads 1        # one torch thread (faster on an oversubscribed CPU)
     python benchmarks/train_throughput.py --quick            # a check that it runs
 """
