@@ -9,8 +9,9 @@ nbdev_docs = nbdev_proc_nbs (pure Python) + quarto (absent here). This script ru
   docstrings  every name in each module's `__all__` has its own docstring, and every parameter a docment
               (fastcore.docments, what `show_doc` renders); public methods are reported too.
   sidebar     nbs/_quarto.yml's sidebar lists pages that exist, lists every page, orders lessons by number
-              (index, lessons, tutorials, results); nbs/nbdev.yml is what nbdev would write from settings.ini;
-              the home page (README) links every page in the sidebar.
+              (index, lessons, tutorials, results, then the Internals section with every page of nbs/internals/);
+              nbs/nbdev.yml is what nbdev would write from settings.ini; the home page (README) links every page
+              of the course (the Internals are reached through their sidebar section).
   tutorials   nbs/tutorials/ has its .notest marker; every `class_ddpm` module and name the tutorials use exists
               and is public (in `__all__`), every call to one (and to a method of an instance of one) binds to
               its signature, every field set on a config exists, every command line (`class_ddpm_train`,
@@ -111,6 +112,7 @@ def _check_pages(rep, done):
         except Exception as e: rep.fail(f'{_rel(src)}: cannot import {lib}.{mod}: {e}'); continue
         for nm in getattr(m, '__all__', []):
             o = getattr(m, nm, None)
+            if getattr(o, '__module__', m.__name__) != m.__name__: continue  # a re-export: documented on its own module's page
             if (inspect.isfunction(o) or inspect.isclass(o)) and nm not in shown:
                 rep.fail(f'{_rel(src)}: {nm} has no show_doc output on its page (is its #| export cell hidden?)')
     for src, dst in done.items():
@@ -210,11 +212,15 @@ def check_sidebar(rep):
     if listed and listed[0] != 'index.ipynb': rep.fail(f'the sidebar should start with index.ipynb, not {listed[0]}')
     lessons = [e for e in listed if re.match(r'\d+_', e)]
     if lessons != sorted(lessons): rep.fail(f'lessons are not in numeric order: {lessons}')
-    order = [('lesson' if re.match(r'\d+_', e) else 'tutorial' if e.startswith('tutorials/') else e) for e in listed]
+    def kind(e): return ('lesson' if re.match(r'\d+_', e) else 'tutorial' if e.startswith('tutorials/')
+                         else 'internals' if e.startswith('internals/') else e)
+    order = [kind(e) for e in listed]
     firsts = [o for i, o in enumerate(order) if o not in order[:i]]
-    want = [o for o in ['index.ipynb', 'lesson', 'tutorial', 'results.ipynb'] if o in firsts]
-    if [o for o in firsts if o in want] != want: rep.fail(f'sidebar order should be index, lessons, tutorials, results: got {firsts}')
+    want = [o for o in ['index.ipynb', 'lesson', 'tutorial', 'results.ipynb', 'internals'] if o in firsts]
+    if [o for o in firsts if o in want] != want: rep.fail(f'sidebar order should be index, lessons, tutorials, results, internals: got {firsts}')
     if 'tutorial' not in order: rep.fail('no tutorial in the sidebar')
+    for sec, e in entries:
+        if kind(e) == 'internals' and sec != 'Internals': rep.fail(f'{e} should be in the sidebar section "Internals", not {sec or "top"}')
     # refresh_quarto_yml (run by nbdev_docs) rewrites nbdev.yml from settings.ini: keep them equal
     try:
         from nbdev.config import get_config
@@ -234,7 +240,8 @@ def check_sidebar(rep):
         stem = page.rsplit('.', 1)[0]
         return any(l == page or l.rsplit('.', 1)[0] == stem or l.rstrip('/').endswith('/' + stem + '.html') for l in links)
     for e in listed:
-        if e != 'index.ipynb' and not _linked(e): rep.fail(f'the home page (index.ipynb, README.md) does not link {e}')
+        if e != 'index.ipynb' and kind(e) != 'internals' and not _linked(e):
+            rep.fail(f'the home page (index.ipynb, README.md) does not link {e}')
 
 # ----------------------------------------------------------------------------------------------- tutorials
 class _Stop(Exception): pass

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #693ba956
 from __future__ import annotations
-import glob, io, os, warnings
+import glob, io, math, os, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -17,7 +17,8 @@ from .errors import UserError, UserPathError
 # %% auto #0
 __all__ = ['GREY_MODES', 'MAX_IN_MEMORY_BYTES', 'IMAGE_COLUMNS', 'LABEL_COLUMNS', 'SPLIT_NAMES', 'METADATA_FILES',
            'natural_channels', 'to_channels', 'prepare_image', 'ImageDataset', 'find_columns', 'class_labels',
-           'fit_num_classes', 'from_hf_dataset', 'check_image_folder', 'load_image_dataset']
+           'fit_num_classes', 'from_hf_dataset', 'check_image_folder', 'load_image_dataset', 'step_generator',
+           'batches_per_epoch', 'batch_indices', 'epoch_batches']
 
 # %% ../nbs/03_data.ipynb #da4133bf
 GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
@@ -442,3 +443,57 @@ def load_image_dataset(source="digits", # "digits", a folder of class folders, a
         except Exception: err = RuntimeError(msg)
         raise err from e
     return from_hf_dataset(ds, source=source, **cols, **kw)
+
+# %% ../nbs/03_data.ipynb #957ee60b
+def step_generator(*key:int, # e.g. (seed, epoch) or (seed, micro_step, process_index)
+                   device=None, # where its numbers are drawn: None for the CPU, or the accelerator's device
+                  )->torch.Generator:
+    "A `torch.Generator` on `device` seeded from a tuple of ints (well mixed by numpy's `SeedSequence`)."
+    seed = int(np.random.SeedSequence([int(k) for k in key]).generate_state(1, np.uint64)[0] >> 1)
+    return torch.Generator(device or "cpu").manual_seed(seed)
+
+def batches_per_epoch(n:int, # images in the dataset
+                      batch_size:int, # images per process per batch
+                      num_processes:int=1, # processes sharing each global batch
+                     )->int:
+    "Batches in one epoch, counting a last, smaller one."
+    return math.ceil(n / (batch_size * num_processes))
+
+def batch_indices(n:int, # images in the dataset
+                  batch_size:int, # images per process per batch
+                  seed:int, # the run's seed
+                  epoch:int, # which epoch (0-based)
+                  k:int, # which batch of the epoch (0-based)
+                  num_processes:int=1, # processes sharing each global batch
+                  process_index:int=0, # this process
+                 )->torch.Tensor: # int64 indices into the dataset
+    "The dataset indices of batch `k` of `epoch` for one process: a pure function of its arguments."
+    order = torch.randperm(n, generator=step_generator(seed, epoch))
+    g = batch_size * num_processes
+    chunk = order[k * g:(k + 1) * g]
+    if len(chunk) < g:  # the last batch: share it evenly, topping up from the start of the order
+        per = math.ceil(len(chunk) / num_processes)
+        chunk = torch.cat([chunk, order[:per * num_processes - len(chunk)]])
+        return chunk[process_index * per:(process_index + 1) * per]
+    return chunk[process_index * batch_size:(process_index + 1) * batch_size]
+
+# %% ../nbs/03_data.ipynb #f2a3ec9c
+def epoch_batches(data, # an `ImageDataset` (anything with `__getitems__` and `__len__`)
+                  batch_size:int, # images per process per batch
+                  seed:int, # the run's seed
+                  epoch:int, # which epoch
+                  start:int=0, # the first batch to yield (where a resumed run picks up)
+                  num_processes:int=1, # processes sharing each global batch
+                  process_index:int=0, # this process
+                  num_workers:int=0, # DataLoader workers for data decoded per item
+                 ):
+    "Yield `(images, labels)` for batches `start`, `start + 1`, ... of `epoch`, as `batch_indices` plans them."
+    n = len(data)
+    plan = [batch_indices(n, batch_size, seed, epoch, k, num_processes, process_index).tolist()
+            for k in range(start, batches_per_epoch(n, batch_size, num_processes))]
+    if num_workers and not getattr(data, "in_memory", False):
+        yield from torch.utils.data.DataLoader(data, batch_sampler=plan, num_workers=num_workers)
+        return
+    for idx in plan:
+        items = data.__getitems__(idx)
+        yield torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])

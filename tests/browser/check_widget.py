@@ -30,7 +30,7 @@ def log(*a): print("browser:", *a, flush=True)
 
 def expected_guidance():
     "The guidance the widget should show at start: the served model's saved scale (app.ipynb's CLASS_DDPM_WIDGET_MODEL), else DEFAULT_GUIDANCE."
-    from class_ddpm.pipeline import DEFAULT_GUIDANCE
+    from class_ddpm.config import DEFAULT_GUIDANCE
     model = os.environ.get("CLASS_DDPM_WIDGET_MODEL")
     saved = json.loads((Path(model) / "model_index.json").read_text()).get("guidance_scale") if model else None
     return saved if saved not in (None, 1, 1.0) else DEFAULT_GUIDANCE
