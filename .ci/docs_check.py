@@ -2,7 +2,7 @@
 
 nbdev_docs = nbdev_proc_nbs (pure Python) + quarto (absent here). This script runs everything but quarto:
 
-  proc        nbdev's own notebook processing (nbdev.serve._proc_file + nbdev.serve_drv.main with FilterDefaults,
+  proc        nbdev's own notebook processing (.ci/nbdev_private.proc_job + nbdev.serve_drv.main with FilterDefaults,
               exactly what `nbdev_proc_nbs` runs) on every notebook, into a temporary folder, not `_proc/`;
               then every exported function and class is on its lesson's page (a `show_doc` cell), and the
               widget lesson shows a picture (widgets cannot run on a static site).
@@ -73,11 +73,11 @@ def _proc_one(item):
 def check_proc(rep, out_dir):
     "Process every notebook as `nbdev_proc_nbs` does, into `out_dir`; then check the rendered pages."
     from nbdev.doclinks import nbglob
-    from nbdev.serve import _proc_file
+    from nbdev_private import proc_job
     files = nbglob(nbs, func=Path, file_glob='', file_re='')   # the same file list proc_nbs uses
     for extra in ('_quarto.yml', '_brand.yml'):
         if (nbs/extra).exists(): files.append(nbs/extra)
-    jobs = [o for o in (_proc_file(f, cache=out_dir, path=nbs) for f in files) if o]  # others are copied
+    jobs = [o for o in (proc_job(f, cache=out_dir, path=nbs) for f in files) if o]  # others are copied
     jobs = [(str(s), str(d), None) for s, d, _ in jobs]
     if not jobs: rep.fail('no notebook to process'); return {}
     workers = int(os.environ.get('DOCS_CHECK_WORKERS', min(2, os.cpu_count() or 1)))
@@ -224,11 +224,11 @@ def check_sidebar(rep):
     # refresh_quarto_yml (run by nbdev_docs) rewrites nbdev.yml from settings.ini: keep them equal
     try:
         from nbdev.config import get_config
-        from nbdev.quarto import _nbdev_yml
+        from nbdev_private import nbdev_yml_template
         cfg = get_config(path=root)
         vals = {k: cfg[k] for k in ['title', 'description', 'branch', 'git_url', 'doc_host', 'doc_baseurl']}
         vals['doc_path'] = cfg.doc_path.name
-        if (nbs/'nbdev.yml').read_text() != _nbdev_yml.format(**vals):
+        if (nbs/'nbdev.yml').read_text() != nbdev_yml_template.format(**vals):
             rep.note('nbs/nbdev.yml differs from what nbdev_docs writes from settings.ini (nbdev_docs rewrites it on deploy, '
                      'so settings.ini wins; refresh it with `python -c "from nbdev.quarto import refresh_quarto_yml as r; r()"`)')
     except Exception as e: rep.fail(f'nbdev.yml check failed: {e}')
@@ -458,10 +458,10 @@ def check_tutorials(rep, paths=None, tested=True):
 def _site_pages():
     "{url: notebook} of the docs site's pages (nbdev names them: 01_unet.ipynb -> unet.html)."
     from nbdev.config import get_config
-    from nbdev.doclinks import _nbpath2html
+    from nbdev_private import page_path
     cfg = get_config(path=root)
     base = f"{cfg.doc_host}{cfg.doc_baseurl}".rstrip('/') + '/'
-    return base, {base + _nbpath2html(Path(p).relative_to(nbs)).as_posix(): p for p in _doc_pages_abs()}
+    return base, {base + page_path(Path(p).relative_to(nbs)).as_posix(): p for p in _doc_pages_abs()}
 
 def _doc_pages_abs():
     from nbdev.doclinks import nbglob

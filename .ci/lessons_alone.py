@@ -45,7 +45,8 @@ def make_env(work: Path) -> Path:
     env = work/"venv"
     sh(sys.executable, "-m", "venv", str(env))
     py = env/"bin"/"python"
-    sh(str(py), "-m", "pip", "install", "-q", "torch==2.13.0")  # the CPU wheel here (see .ci/run)
+    index = ["--index-url", os.environ["CI_TORCH_INDEX"]] if os.environ.get("CI_TORCH_INDEX") else []
+    sh(str(py), "-m", "pip", "install", "-q", "torch==2.13.0", *index)  # the CPU build (see .ci/run)
     sh(str(py), "-m", "pip", "install", "-q", f"{wheel}[course]", *PREINSTALLED)
     return py
 
