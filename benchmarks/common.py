@@ -183,26 +183,34 @@ FIDELITY_NOTE = ("Fidelity is `class_ddpm.metrics.FidelityJudge` (lesson 07) at 
                  "coordinates on the leading principal components (99.9% of the variance) of real digits rendered exactly as "
                  "the training data (fit on half of them); the Frechet distance to those real digits is reported with its floor, the distance of "
                  "`n` held-out real digits (mean of 5 draws, at the same n), and `ratio` = Frechet / floor (the headline: 1 = "
-                 "as close as real digits; lower is better); KID (unbiased, ± its standard error) beside its floor; precision "
+                 "as close as real digits; lower is better); `ratio_unwhitened`, the second view, is the same ratio in the 40 leading "
+                 "principal components in pixel units (not whitened, fit on the same reference, its floor from the same held-out "
+                 "draws), where the strokes count most and the faint directions hardly at all; KID (unbiased, ± its standard error) beside its floor; precision "
                  "(share of samples on the real digits' k-NN manifold: fidelity) and recall (share of real digits on the "
                  "samples' manifold: diversity), each beside its real-vs-real floor. Accuracy is the digits judge's (a small "
                  "classifier on 8x8 digits); `judge_frechet` is that classifier's 8x8 Frechet distance, reported beside only.")
 
 
 def quality(r: dict, suffix: str = "") -> dict:
-    "A `judge_pipeline` result as flat columns: accuracy, worst digit, n, ratio, Frechet with its floor, KID, precision, recall."
+    """A `judge_pipeline` result as flat columns: accuracy, worst digit, n, ratio, Frechet with its floor, KID, precision, recall,
+    and the second view's ratio, Frechet and floor (`_unwhitened`: unwhitened principal components, the same held-out draws)."""
     f = r["fidelity"]
     cols = dict(accuracy=r["accuracy"], worst_digit_accuracy=min(r["per_class"].values()), n=f.n, ratio=f.ratio,
                 frechet=f.frechet, floor=f.floor, floor_sd=f.floor_sd, kid=f.kid, kid_se=f.kid_se, kid_floor=f.kid_floor,
                 precision=f.precision, precision_floor=f.precision_floor, recall=f.recall, recall_floor=f.recall_floor,
+                ratio_unwhitened=f.ratio_unwhitened, frechet_unwhitened=f.frechet_unwhitened,
+                floor_unwhitened=f.floor_unwhitened, floor_unwhitened_sd=f.floor_unwhitened_sd,
                 judge_frechet=r["judge_frechet"], seconds_per_image=r["seconds_per_image"])
     return {k + suffix: (float(v) if isinstance(v, float) else v) for k, v in cols.items()}
 
 
 def fidelity_text(row: dict, suffix: str = "") -> str:
-    "One phrase: 'Frechet F = Rx its floor G at n=N; KID K ± S (floor); precision P (floor), recall Q (floor)'."
+    """One phrase: 'Frechet F = Rx the real-vs-real floor G at n=N; unwhitened F' = R'x its floor G'; KID K ± S (floor);
+    precision P (floor), recall Q (floor)' (the unwhitened part only where the row has it)."""
     g = lambda k: row[k + suffix]
-    return (f"Frechet {g('frechet'):.3g} = {g('ratio'):.2f}x the real-vs-real floor {g('floor'):.3g} at n={g('n')}; "
+    unwhitened = (f"unwhitened Frechet {g('frechet_unwhitened'):.3g} = {g('ratio_unwhitened'):.2f}x its floor "
+                  f"{g('floor_unwhitened'):.3g}; " if row.get("ratio_unwhitened" + suffix) not in (None, "") else "")
+    return (f"Frechet {g('frechet'):.3g} = {g('ratio'):.2f}x the real-vs-real floor {g('floor'):.3g} at n={g('n')}; {unwhitened}"
             f"KID {g('kid'):.2g} ± {g('kid_se'):.1g} (floor {g('kid_floor'):.1g}); precision {g('precision'):.2f} "
             f"(floor {g('precision_floor'):.2f}), recall {g('recall'):.2f} (floor {g('recall_floor'):.2f})")
 

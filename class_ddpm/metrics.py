@@ -292,11 +292,12 @@ def _features_array(f, name:str) -> np.ndarray:
 
 # %% ../nbs/07_metrics.ipynb #1aae6c2a
 class PixelFeatures:
-    "Features at the training resolution: whitened coordinates on the leading principal components of real images."
+    "Features at the training resolution: coordinates on the leading principal components of real images, whitened by default."
     def __init__(self, real_images, # real images, rendered exactly as the training data is, in any form `image_batch` takes
                  variance:float=0.999, # keep the leading components that explain this share of the real images' variance
                  max_components:Optional[int]=None, # at most this many; None: one per ten real images
                  value_range:tuple=(-1, 1), # range of float values of `real_images`
+                 whiten:bool=True, # divide each coordinate by the real images' spread along it; False: pixel units
                 ):
         x = image_batch(real_images, value_range)
         if len(x) < 20: raise ValueError(f"PixelFeatures needs at least 20 real images, got {len(x)}")
@@ -308,19 +309,20 @@ class PixelFeatures:
         k = min(int(np.searchsorted(share, variance - 1e-12) + 1), max_components or len(x) // 10, int((s > 1e-9 * s[0]).sum()))
         self.n_components, self.explained = k, float(share[k - 1])
         self.components, self.spread = vt[:k], s[:k] / np.sqrt(len(x) - 1)  # spread: the real images' std along each
+        self.whiten, self._scale = whiten, self.spread if whiten else np.ones(k)
 
     def __call__(self, images, # images in any form `image_batch` takes, at the size of the real ones
                  value_range:tuple=(-1, 1), # range of float values
                 ) -> np.ndarray: # (n, n_components)
-        "Each image's coordinates on the leading components, in units of the real images' spread along them."
+        "Each image's coordinates on the leading components: in units of the real images' spread along them when whitened."
         x = image_batch(images, value_range, channels=self.shape[0])
         if tuple(x.shape[1:]) != self.shape:
             raise ValueError(f"the images are {'x'.join(map(str, x.shape[1:]))} but the features were fit on "
                              f"{'x'.join(map(str, self.shape))} real images: judge images at the resolution the model was trained at")
-        return (x.reshape(len(x), -1).double().numpy() - self.mean) @ self.components.T / self.spread
+        return (x.reshape(len(x), -1).double().numpy() - self.mean) @ self.components.T / self._scale
 
     def __repr__(self):
-        return (f"PixelFeatures({'x'.join(map(str, self.shape))} px: {self.n_components} whitened components, "
+        return (f"PixelFeatures({'x'.join(map(str, self.shape))} px: {self.n_components} {'whitened' if self.whiten else 'unwhitened'} components, "
                 f"{self.explained:.1%} of the variance)")
 
 # %% ../nbs/07_metrics.ipynb #6ac0ce82
@@ -367,11 +369,15 @@ class Fidelity(NamedTuple):
     n: int; frechet: float; floor: float; floor_sd: float; ratio: float  # Frechet distance, its floor (mean, sd over draws), their ratio
     kid: float; kid_se: float; kid_floor: float  # KID with its standard error, and the floor's KID
     precision: float; recall: float; precision_floor: float; recall_floor: float
+    # the second view: the Frechet distance in unwhitened principal components, its floor (same draws) and their ratio
+    frechet_unwhitened: float = float("nan"); floor_unwhitened: float = float("nan"); floor_unwhitened_sd: float = float("nan")
+    ratio_unwhitened: float = float("nan")
 
     def __repr__(self):
         return (f"Fidelity(n={self.n}: Frechet {self.frechet:.3g} = {self.ratio:.2f}x the real-vs-real floor {self.floor:.3g} "
                 f"(sd {self.floor_sd:.2g}); KID {self.kid:.3g} ± {self.kid_se:.2g} (floor {self.kid_floor:.2g}); "
-                f"precision {self.precision:.2f} (floor {self.precision_floor:.2f}), recall {self.recall:.2f} (floor {self.recall_floor:.2f}))")
+                f"precision {self.precision:.2f} (floor {self.precision_floor:.2f}), recall {self.recall:.2f} (floor {self.recall_floor:.2f}); "
+                f"unwhitened: Frechet {self.frechet_unwhitened:.3g} = {self.ratio_unwhitened:.2f}x its floor {self.floor_unwhitened:.3g})")
 
 # %% ../nbs/07_metrics.ipynb #d456ca90
 class FidelityJudge:
@@ -386,6 +392,7 @@ class FidelityJudge:
                  seed:int=0, # seeds the split, the draws and KID's blocks
                  labels=None, # the class of each real image: floors with a generated set's class counts
                  held_out_labels=None, # the class of each held-out image (with `held_out`)
+                 unwhitened_components:int=40, # the second view: Frechet in this many leading components, not whitened
                 ):
         x = image_batch(real_images, value_range)
         labels = None if labels is None else torch.as_tensor(labels)
@@ -396,6 +403,8 @@ class FidelityJudge:
         else: held = image_batch(held_out, value_range)
         self.features = PixelFeatures(x, variance, max_components)
         self.reference, self.held_out = self.features(x), self.features(held)
+        self.unwhitened = PixelFeatures(x, variance=1.0, max_components=unwhitened_components, whiten=False)
+        self.reference_unwhitened, self.held_out_unwhitened = self.unwhitened(x), self.unwhitened(held)
         self.held_out_labels = None if held_out_labels is None else np.asarray(held_out_labels)
         self.k, self.floor_draws, self.seed, self._floors = k, floor_draws, seed, {}
 
@@ -429,17 +438,19 @@ class FidelityJudge:
                                              for c, m in sorted(class_counts.items())])
                 f = self.held_out[pick]
                 rows.append([frechet_distance(f, self.reference), kid(f, self.reference, seed=self.seed)[0],
-                             *precision_recall(self.reference, f, self.k)])
+                             *precision_recall(self.reference, f, self.k),
+                             frechet_distance(self.held_out_unwhitened[pick], self.reference_unwhitened)])
             rows = np.array(rows)
             self._floors[key] = dict(frechet=rows[:, 0].mean(), frechet_sd=rows[:, 0].std(ddof=1) if len(rows) > 1 else 0.0,
-                                     kid=rows[:, 1].mean(), precision=rows[:, 2].mean(), recall=rows[:, 3].mean())
+                                     kid=rows[:, 1].mean(), precision=rows[:, 2].mean(), recall=rows[:, 3].mean(),
+                                     frechet_unwhitened=rows[:, 4].mean(), frechet_unwhitened_sd=rows[:, 4].std(ddof=1) if len(rows) > 1 else 0.0)
         return self._floors[key]
 
     def __call__(self, images, # generated images in any form `image_batch` takes
                  value_range:tuple=(-1, 1), # range of float values ((0, 1) for the pipeline's output)
                  labels=None, # the class each image was drawn for: the floor then has the same count of each class
                 ) -> Fidelity:
-        "Frechet distance, KID and precision/recall of `images` against the real ones, each with its floor at the same n."
+        "Frechet distance (whitened and not), KID and precision/recall of `images` against the real ones, each with its floor at the same n."
         f = self.features(images, value_range)
         if labels is not None and self.held_out_labels is None:
             raise ValueError("labels were given, but the judge has no classes for its held-out images: "
@@ -449,8 +460,10 @@ class FidelityJudge:
         fd = frechet_distance(f, self.reference)
         kid_value, kid_se = kid(f, self.reference, seed=self.seed)
         precision, recall = precision_recall(self.reference, f, self.k)
+        fu = frechet_distance(self.unwhitened(images, value_range), self.reference_unwhitened)
         return Fidelity(len(f), fd, fl["frechet"], fl["frechet_sd"], fd / fl["frechet"], kid_value, kid_se, fl["kid"],
-                        precision, recall, fl["precision"], fl["recall"])
+                        precision, recall, fl["precision"], fl["recall"],
+                        fu, fl["frechet_unwhitened"], fl["frechet_unwhitened_sd"], fu / fl["frechet_unwhitened"])
 
 # %% ../nbs/07_metrics.ipynb #e87aeafd
 _fidelity_judges = {}
