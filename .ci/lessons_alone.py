@@ -34,8 +34,10 @@ def check_top(nb_path: Path) -> list:
     elif cells.index(installs[0]) > 3: problems.append("the install cell is not at the top")
     return problems
 
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}  # nothing of the checkout leaks in
+
 def sh(*args, **kw):
-    return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=CLEAN_ENV, **kw)
 
 def make_env(work: Path) -> Path:
     "A fresh virtual environment with torch and the wheel built from this checkout: what a Colab reader installs."
@@ -62,7 +64,7 @@ def run_alone(py: Path, nb_path: Path, work: Path):
     "Copy the lesson alone into an empty folder and run it there; (ok, seconds, output tail)."
     folder = Path(tempfile.mkdtemp(prefix=nb_path.stem + "_", dir=work))
     (folder/nb_path.name).write_bytes(nb_path.read_bytes())
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = dict(CLEAN_ENV)
     env.update(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
     t = time.time()
     r = subprocess.run([str(py), "-c", RUN, nb_path.name], cwd=folder, env=env, text=True,
