@@ -8,16 +8,15 @@ passes `--timeout` seconds is recorded as timed out. The 1-minute load
 average is recorded before and after each run: on a machine shared with other jobs the figures are only as clean as
 that load says (on 2 cores, a load well above 2 while a run uses both cores means the run was sharing them).
 
-    python benchmarks/scaling.py            # class_ddpm/results/scaling.{csv,md,png}
-    python benchmarks/scaling.py --quick    # a check that it runs (a few steps, a temporary folder)
+    python -m benchmarks.scaling            # class_ddpm/results/scaling/
+    python -m benchmarks.scaling --quick    # a check that it runs (a few steps, a temporary folder)
 """
 import os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_1m, parser, setup, write_results
+from benchmarks.common import result_dir, load_1m, parser, setup, write_results
 
 LAYOUTS = [dict(processes=1, threads=1), dict(processes=2, threads=1)]
 TWO_THREADS = dict(processes=1, threads=2)  # --two_threads: one process on both cores
@@ -117,7 +116,7 @@ def main(argv=None):
     ax.set_xticks(range(len(summary)), labels, fontsize=8)
     ax.set_ylabel("training images / s")
     ax.set_title(f"digits, global batch {args.global_batch} (load {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)", fontsize=9)
-    plt.tight_layout(); fig.savefig(d / "scaling.png", dpi=100)
+    plt.tight_layout(); fig.savefig(result_dir(d, "scaling") / "scaling.png", dpi=100)
     return rows
 
 

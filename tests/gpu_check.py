@@ -8,15 +8,17 @@ and the saved pipeline work. Then it counts the synchronising CUDA calls (torch.
 of 10 and 40 steps with no logging window or checkpoint on the way: the steps in between should add none (fp16
 may add one per step: the grad scaler reads whether a step overflowed).
 
-    python benchmarks/gpu_check.py             # on a CUDA machine: PASS/FAIL lines, exit status 1 on any FAIL
-    python benchmarks/gpu_check.py --no-compile  # skip the torch.compile runs (they spend most of the time compiling)
-    python benchmarks/gpu_check.py --cpu       # a smoke test of this script on the CPU: fp32 and bf16 end to end only
+    python -m tests.gpu_check             # on a CUDA machine: PASS/FAIL lines, exit status 1 on any FAIL
+    python -m tests.gpu_check --no-compile  # skip the torch.compile runs (they spend most of the time compiling)
+    python -m tests.gpu_check --cpu       # a smoke test of this script on the CPU: fp32 and bf16 end to end only
+    python -m tests.gpu_check --save      # also write the lines to class_ddpm/results/gpu_check/gpu_check.txt
+
+Run from the repository root (`python -m tests.gpu_check`), or as `python -m benchmarks run gpu_check`.
 """
 import argparse, os, sys, tempfile, time, traceback, warnings
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import torch
 from PIL import Image
@@ -25,13 +27,18 @@ from class_ddpm.pipeline import ClassConditionalPipeline
 from class_ddpm.training import EMA_FOLDER, TrainConfig, read_metrics, step_generator, train
 
 RESULTS = []
+LINES = []  # what was printed, for --save
 DEVICE = "cuda"
 SMALL = {}  # --cpu: a smaller run (8 px, batch 8), so that the smoke test takes a minute or two
 
 
 def report(ok, what, detail=""):
     RESULTS.append(ok)
-    print(f"{'PASS' if ok else 'FAIL'} {what}{': ' + detail if detail else ''}", flush=True)
+    say(f"{'PASS' if ok else 'FAIL'} {what}{': ' + detail if detail else ''}")
+
+
+def say(line):
+    LINES.append(line); print(line, flush=True)
 
 
 def check(what, fn):
@@ -102,6 +109,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True, help="include the torch.compile runs")
     p.add_argument("--cpu", action="store_true", help="smoke-test this script on the CPU (fp32 and bf16 end to end only)")
+    p.add_argument("--save", action="store_true", help="write the lines to class_ddpm/results/gpu_check/gpu_check.txt")
     args = p.parse_args()
     if args.cpu:
         global DEVICE
@@ -112,8 +120,8 @@ def main():
         print(f"{sum(RESULTS)} of {len(RESULTS)} checks passed (CPU smoke test)")
         sys.exit(0 if all(RESULTS) else 1)
     if not torch.cuda.is_available(): sys.exit("gpu_check.py needs a CUDA GPU (the CPU paths are tested by nbs/04_training.ipynb).")
-    print(f"GPU: {torch.cuda.get_device_name(0)}, capability {torch.cuda.get_device_capability()}, torch {torch.__version__}, "
-          f"bf16 supported: {torch.cuda.is_bf16_supported()}", flush=True)
+    say(f"GPU: {torch.cuda.get_device_name(0)}, capability {torch.cuda.get_device_capability()}, torch {torch.__version__}, "
+        f"bf16 supported: {torch.cuda.is_bf16_supported()}")
     work = Path(tempfile.mkdtemp(prefix="class_ddpm_gpu_check_"))
     t0 = time.time()
     g1, g2 = step_generator(0, 5, 0, device="cuda"), step_generator(0, 5, 0, device="cuda")
@@ -124,11 +132,18 @@ def main():
     check("fp32", lambda: end_to_end("fp32", work))
     check("fp16", lambda: end_to_end("fp16", work, mixed_precision="fp16"))
     if torch.cuda.is_bf16_supported(): check("bf16", lambda: end_to_end("bf16", work, mixed_precision="bf16"))
-    else: print("SKIP bf16: this GPU has no bf16")
+    else: say("SKIP bf16: this GPU has no bf16")
     if args.compile:
         prec = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         check(f"compile+{prec}", lambda: end_to_end(f"compile-{prec}", work, mixed_precision=prec, compile=True))
-    print(f"{sum(RESULTS)} of {len(RESULTS)} checks passed in {time.time() - t0:.0f} s; runs in {work}")
+    say(f"{sum(RESULTS)} of {len(RESULTS)} checks passed in {time.time() - t0:.0f} s")
+    if args.save:
+        import datetime
+        from benchmarks.common import RESULTS as RESULTS_DIR, machine
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        out = RESULTS_DIR / "gpu_check" / "gpu_check.txt"; out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(f"tests/gpu_check.py, {stamp}, on: {machine()}\n\n" + "\n".join(LINES) + "\n")
+        print(f"wrote {out}")
     sys.exit(0 if all(RESULTS) else 1)
 
 

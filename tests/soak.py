@@ -9,14 +9,13 @@ newest complete checkpoint there was. At the end the soak run's final weights (r
 checkpoint and in the saved pipeline) must equal the reference run's bit for bit (sha256 over the tensors), and its
 metrics log must hold the reference's rows (step, epoch, loss, lr).
 
-    python benchmarks/soak.py            # full run (minutes): writes class_ddpm/results/soak.{csv,md,png}
-    python benchmarks/soak.py --quick    # 3 kills of a tiny run, results in a temporary folder
+    python -m tests.soak            # full run (minutes): writes class_ddpm/results/soak/
+    python -m tests.soak --quick    # 3 kills of a tiny run, results in a temporary folder
 """
 import csv, hashlib, json, os, random, re, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_1m, parser, setup, write_results
+from benchmarks.common import result_dir, load_1m, parser, setup, write_results
 from class_ddpm.training import EMA_FOLDER, METRICS_FILE, STATE_FILE, list_checkpoints, read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,7 +176,7 @@ def main():
              "more) divided by the training kills left plus one, so that the kills spread over the run), while starting up "
              "(1 to 30 s after the start, or as training starts), and inside "
              f"a checkpoint write (0 to {args.pause + 0.2:.1f} s after a write begins). Then one run is left to finish: "
-             f"{attempt} starts in all. The command: `{' '.join(command('OUT', args.steps, args.every, extra))} "
+             f"{attempt} starts in all. The command: `{' '.join(['python', *command('OUT', args.steps, args.every, extra)[1:]])} "
              f"--resume_from_checkpoint latest`, with CLASS_DDPM_CHECKPOINT_PAUSE={args.pause} s inside each checkpoint write "
              f"so that some kills land there. Kills by phase: {phases['starting up (before training)']} while starting up, "
              f"{phases['training']} while training (or saving grids), {phases['inside a checkpoint write']} inside a checkpoint "
@@ -210,7 +209,7 @@ def plot(d, rows):
     ax.bar(x, [e - s for s, e in zip(start, end)], bottom=start, color=["C3" if r["killed"] else "C2" for r in rows])
     ax.set_xlabel("start (red: killed, green: finished)"); ax.set_ylabel("newest checkpoint (step)")
     ax.set_title("Each start: from the newest checkpoint before it to the newest after it", fontsize=9)
-    fig.tight_layout(); fig.savefig(d / "soak.png", dpi=100); plt.close(fig)
+    fig.tight_layout(); fig.savefig(result_dir(d, "soak") / "soak.png", dpi=100); plt.close(fig)
 
 
 if __name__ == "__main__":
