@@ -30,7 +30,7 @@ def images_per_step(n: int, batch: int, processes: int, steps: int, seed: int = 
                      for m in range(steps)])
 
 
-def run(processes: int, threads: int, global_batch: int, steps: int, warmup: int, timeout: float) -> dict:
+def run(processes: int, threads: int, global_batch: int, steps: int, warmup: int, timeout: float, logging_steps: int = None) -> dict:
     "One `torchrun ... -m class_ddpm.training` run on the digits; its images/s over steps `warmup`..`steps`."
     from class_ddpm.training import read_metrics
     out = Path(tempfile.mkdtemp(prefix="class_ddpm_scaling_")) / "run"
@@ -38,7 +38,8 @@ def run(processes: int, threads: int, global_batch: int, steps: int, warmup: int
     cmd = [torchrun, "--standalone", "--nproc_per_node", str(processes), "-m", "class_ddpm.training", "--output_dir", str(out),
            "--train_batch_size", str(global_batch // processes), "--max_train_steps", str(steps),
            "--checkpointing_steps", str(10 ** 9), "--save_images_epochs", str(10 ** 6), "--save_model_epochs", str(10 ** 6),
-           "--num_images_per_class", "1", "--ddpm_num_inference_steps", "1", "--eval_batch_size", "10"]
+           "--num_images_per_class", "1", "--ddpm_num_inference_steps", "1", "--eval_batch_size", "10",
+           *(["--logging_steps", str(logging_steps)] if logging_steps else [])]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     load_before, t0 = load_1m(), time.perf_counter()
     try:
@@ -65,12 +66,13 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=600, help="seconds one run may take")
     args = p.parse_args(argv)
     layouts = LAYOUTS + ([TWO_THREADS] if args.two_threads else [])
-    if args.quick: args.steps, args.warmup, args.repeats, layouts = 6, 2, 1, [LAYOUTS[0], LAYOUTS[2]]
+    if args.quick: args.steps, args.warmup, args.repeats, layouts = 6, 2, 1, LAYOUTS
     d = setup(args)
     rows, start = [], time.perf_counter()
     for rep in range(args.repeats):
         for lay in layouts:
-            try: res = run(lay["processes"], lay["threads"], args.global_batch, args.steps, args.warmup, args.timeout)
+            try: res = run(lay["processes"], lay["threads"], args.global_batch, args.steps, args.warmup, args.timeout,
+                            logging_steps=1 if args.quick else None)  # --quick: a row per step, so its few steps are timed
             except subprocess.TimeoutExpired:
                 res = dict(status=f"timed out after {args.timeout:g} s", images_per_s=float("nan"), load_1m_after=load_1m())
             r = dict(**lay, per_process_batch=args.global_batch // lay["processes"], global_batch=args.global_batch, repeat=rep,
