@@ -1,13 +1,14 @@
-"""Shared helpers of the benchmark scripts: where results go, what machine they came from, tables."""
+"""Shared helpers of the benchmarks: where results go (`class_ddpm/results/NAME/`), what machine they came from, tables."""
 import argparse, csv, datetime, os, platform, tempfile, time
 from pathlib import Path
 
 import torch
 
-from class_ddpm.assets import RESULTS_DIR, package_dir
+from class_ddpm.assets import RESULTS_DIR, _value, format_value, package_dir
+from class_ddpm.assets import markdown_table as render_table
 
 RESULTS = package_dir() / RESULTS_DIR  # shipped with the package: the lessons read the tables where they run alone
-RUNS = Path(__file__).resolve().parent / "runs"  # trained models (not committed: see benchmarks/.gitignore)
+RUNS = Path(__file__).resolve().parent / "runs"  # trained models (not committed: .gitignore has runs/)
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -15,7 +16,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true",
                    help="a tiny version that only checks the script runs (results go to a temporary folder)")
-    p.add_argument("--out", default=None, help="folder for the CSV, PNG and table (default: class_ddpm/results)")
+    p.add_argument("--out", default=None, help="results folder: NAME/ goes in it (default: class_ddpm/results)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own choice, one per core); 1 is faster on an oversubscribed machine")
     return p
@@ -61,62 +62,43 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def fmt(v):
-    if isinstance(v, float): return f"{v:.4g}" if abs(v) < 1000 else f"{v:.0f}"
-    return str(v)
+fmt = format_value  # one renderer for tables: class_ddpm.assets, shared with the results page and the lessons
 
 
 def markdown_table(rows: list, columns: list) -> str:
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "".join("| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |\n" for r in rows)
+    return render_table(rows, columns)
 
 
-ORDER = ["time_to_quality", "time_to_quality_compare", "readme_check", "time_to_quality_ema075", "time_to_quality_none", "time_to_quality_1000steps", "lesson_times", "loss_weighting", "loss_weighting_original_v", "sampling", "throughput", "gpu", "gpu_compile_tiny", "scaling"]  # the benchmarks, in the order of the report
-GPU_COMMAND = "pip install -e . && python benchmarks/gpu.py"  # the one command of a GPU run (repository root, CUDA torch installed)
+def result_dir(d: Path, name: str) -> Path:
+    "The folder of table `name` under the results folder `d` (made if missing): NAME.csv, NAME.md, NAME.png and its other files."
+    (Path(d) / name).mkdir(parents=True, exist_ok=True)
+    return Path(d) / name
+
+
+def shown_path(path) -> str:
+    "A path as a results note shows it: relative to the repository when inside it, never a machine's own folders."
+    p, root = Path(path).resolve(), Path(__file__).resolve().parents[1]
+    try: return str(p.relative_to(root))
+    except ValueError: return p.name
 
 
 def write_results(d: Path, name: str, rows: list, columns: list, title: str, notes: str = "") -> str:
-    """Write NAME.csv (every column), NAME.md (title, machine, notes), machine.txt, and README.md (all results so far);
-    print the table (`columns`); return it."""
+    """Write NAME/NAME.csv (every column) and NAME/NAME.md (title, the machine it ran on, notes, the table of `columns`,
+    saying so when they are fewer than the CSV's) under `d`; print the table; return it."""
     allcols = list(dict.fromkeys(columns + [k for r in rows for k in r]))
-    with open(d / f"{name}.csv", "w", newline="") as f:
+    out = result_dir(d, name)
+    with open(out / f"{name}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, allcols); w.writeheader(); w.writerows(rows)
-    table = markdown_table(rows, columns)
+    table = render_table(rows, columns)
+    shown = "" if columns == allcols else f"The table shows {len(columns)} of the {len(allcols)} columns of `{name}.csv`, which holds them all.\n\n"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    (d / f"{name}.md").write_text(f"**{title}.** Measured {stamp} on: {machine()}.\n\n{notes}\n")
-    (d / f"{name}.columns").write_text(",".join(columns) + "\n")  # what the README's table shows
-    (d / "machine.txt").write_text(f"{machine()}\nlast run: {name}, {stamp}, 1-minute load average {load_1m()}\n")
-    write_report(d)
-    print(f"\n{title}  ({machine()})\n\n{table}\n{notes}\nwrote {d / (name + '.csv')}, {d / (name + '.md')}")
+    (out / f"{name}.md").write_text(f"**{title}.** Measured {stamp} on: {machine()}.\n\n{notes}\n\n{shown}{table}")
+    print(f"\n{title}  ({machine()})\n\n{table}\n{notes}\nwrote {out / (name + '.csv')}, {out / (name + '.md')}")
     return table
 
 
-def write_report(d: Path):
-    "README.md of the results folder: each benchmark's notes, table and plot."
-    parts = ["# Benchmark results\n\nWritten by the scripts in `benchmarks/` (see `benchmarks/README.md` for the commands). "
-             "Each benchmark's CSV holds every column, including the machine's 1-minute load average when it was measured: "
-             "on the 2-core machine a load of about 2 during a run is the benchmark's own two torch threads.\n"]
-    for name in ORDER + sorted({p.stem for p in d.glob("*.csv")} - set(ORDER)):
-        if name == "gpu" and not (d / f"{name}.csv").exists():  # say so until a GPU has run it
-            parts.append(f"## gpu\n\nNot yet measured on a GPU. `benchmarks/gpu.py` is ready for one: `{GPU_COMMAND}` "
-                         "(sized to finish within 5 minutes on one modern GPU; see `benchmarks/README.md`).\n")
-            continue
-        if not (d / f"{name}.csv").exists(): continue
-        with open(d / f"{name}.csv") as f: rows = list(csv.DictReader(f))
-        cols_file = d / f"{name}.columns"
-        cols = cols_file.read_text().strip().split(",") if cols_file.exists() else list(rows[0])
-        rows = [{k: _num(v) for k, v in r.items()} for r in rows]
-        md = (d / f"{name}.md").read_text() if (d / f"{name}.md").exists() else ""
-        img = f"\n![{name}]({name}.png)\n" if (d / f"{name}.png").exists() else ""
-        parts.append(f"## {name.replace('_', ' ')}\n\n{md}\n{markdown_table(rows, cols)}{img}")
-    (d / "README.md").write_text("\n".join(parts))
-
-
 def _num(v: str):
-    try: return int(v)
-    except ValueError:
-        try: return float(v)
-        except ValueError: return v
+    return _value(v)
 
 
 class Timer:
@@ -227,7 +209,7 @@ def ratio_axis(ax, label: str = "Frechet / real-vs-real floor (log)"):
 # --- UNet sizes that are no preset ---------------------------------------------------------------------
 
 UNET_SIZES = {  # name -> `conditional_unet` settings; "nano" and "tiny" are the presets themselves
-    "nano": dict(preset="nano"),  # the digits default since session 5
+    "nano": dict(preset="nano"),  # the digits default
     "tiny": dict(preset="tiny"),
     # the original train_conditional.py's UNet (diffusers' train_unconditional.py: two layers per block, attention at the
     # second-to-last level) at the tiny preset's 32-64-64 channels and three levels

@@ -1,4 +1,4 @@
-"""Defaults search (issue 11, point 3): train the digits with each candidate configuration of CANDIDATES below (a
+"""Defaults search: train the digits with each candidate configuration of CANDIDATES below (a
 dict of `TrainConfig` overrides), over seeds, each run limited by steps (`--steps`, or a wall budget with
 `--budget_s`) and timed; judge each final pipeline (the saved EMA weights) with `judge_pipeline`, 50 images per
 digit, with DPM-Solver++ and SDE-DPM-Solver++ (20 steps) at guidance 1, 1.25, 1.5 and 2: the digits judge's
@@ -6,30 +6,27 @@ accuracy, and fidelity at the training resolution (Frechet distance over its rea
 precision, recall).
 
 The rule that picks: among the (candidate, sampler, guidance) whose mean accuracy over the seeds is at least 98%, the
-lowest mean ratio (Frechet / floor). The target (issue 11): that ratio at most 1.5 with at most 5 minutes of training
-on 2 cores. Writes results/defaults_search.{csv,md,png}: one row per (candidate, sampler, guidance) with the means
+lowest mean ratio (Frechet / floor). The target: that ratio at most 1.5 with at most 5 minutes of training
+on 2 cores. Writes class_ddpm/results/defaults_search/: one row per (candidate, sampler, guidance) with the means
 and each seed's value; the plot is the frontier, accuracy against ratio over guidance, one line per candidate and
 sampler. With `--only NAME` the rows of the other candidates already in defaults_search.csv are kept.
 
-    python benchmarks/defaults_search.py                       # every candidate, seeds 0 1 2, 1000 steps
-    python benchmarks/defaults_search.py --only lr4e-3         # one candidate (added to the table)
-    python benchmarks/defaults_search.py --budget_s 300        # steps from each candidate's measured speed: a 5-minute budget
-    python benchmarks/defaults_search.py --quick               # a check that it runs (a few steps, a temporary folder)
+    python -m benchmarks.defaults_search                       # every candidate, seeds 0 1 2, 1000 steps
+    python -m benchmarks.defaults_search --only lr4e-3         # one candidate (added to the table)
+    python -m benchmarks.defaults_search --budget_s 300        # steps from each candidate's measured speed: a 5-minute budget
+    python -m benchmarks.defaults_search --quick               # a check that it runs (a few steps, a temporary folder)
 """
-import csv, dataclasses, json, sys, time
+import csv, dataclasses, json, time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (FIDELITY_NOTE, RUNS, UNET_SIZES, judge, load_1m, parser, quality, ratio_axis, setup, unet_config_dir,
+from benchmarks.common import (result_dir, FIDELITY_NOTE, RUNS, UNET_SIZES, judge, load_1m, parser, quality, ratio_axis, setup, unet_config_dir,
                     write_results)
 
-# The weighting and EMA the searches ran on (2026-12-03): v + no weighting, the digits default until the search picked
-# v_min_snr, and the original script's EMA power 0.75, the digits default until defaults_search_ema picked 0.5. Set
-# under every candidate, so the candidates (and the committed tables) keep their meaning now that the defaults moved:
-# "default" and "unet16-32-64" are v + none, "v_min_snr" is v + Min-SNR-5 with EMA power 0.75 (the default of
-# 2026-12-03 to 2026-12-04), "v_min_snr_ema0.5" is the digits default since.
+# The base of every candidate, set under its overrides so that a candidate names one configuration whatever the digits
+# defaults are: v with no weighting and the original script's EMA power 0.75. So "default" and "unet16-32-64" are
+# v + none, "v_min_snr" is v + Min-SNR-5 with EMA power 0.75, and "v_min_snr_ema0.5" is the digits default.
 SEARCH_BASE = dict(snr_weighting="none", ema_power=0.75)
 # The candidates: a name, then `TrainConfig` overrides (anything not given keeps SEARCH_BASE, then the digits defaults;
 # the preset is the default of the day: tiny in defaults_search.csv, nano in defaults_search_nano1300.csv). Extra keys:
@@ -63,7 +60,7 @@ CANDIDATES = [
     # the EMA's length on the pick of defaults_search_nano1300 (v + Min-SNR-5, nano, 1300 steps: `v_min_snr`); decay
     # at step 1300 is 1 - 1301 ** -power: 0.9954 (about the last 215 steps) at the original's 0.75
     dict(name="v_min_snr_ema0.5", snr_weighting="min_snr", ema_power=0.5,
-         note="v_min_snr with a shorter EMA (decay 0.972 at step 1300: about the last 36 steps); the digits default since 2026-12-04"),
+         note="v_min_snr with a shorter EMA (decay 0.972 at step 1300: about the last 36 steps): the digits default"),
     dict(name="v_min_snr_ema0.9", snr_weighting="min_snr", ema_power=0.9,
          note="v_min_snr with a longer EMA (decay 0.9984 at step 1300: about the last 630 steps)"),
 ]
@@ -112,7 +109,7 @@ def evaluate(run, jd, samplers, guidances, n_per_class, sampler_steps):
     `defaults_search_eval.json` (cleared when the run is trained again), so a stopped search goes on and `--reuse` is cheap."""
     from class_ddpm.metrics import judge_pipeline
     from class_ddpm.pipeline import ClassConditionalPipeline, sampling_scheduler
-    from common import device
+    from benchmarks.common import device
     cache_file = Path(run) / "defaults_search_eval.json"
     cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
     pipe = ClassConditionalPipeline.from_pretrained(str(run)).to(device())
@@ -224,8 +221,8 @@ def main(argv=None):
                                       config=json.dumps(over, sort_keys=True), **r))
     rows = mean_rows(seed_rows)
     done = {c["name"] for c in cands}
-    if args.only and not args.quick and (d / f"{args.name}.csv").exists():  # keep the other candidates' rows
-        with open(d / f"{args.name}.csv") as f:
+    if args.only and not args.quick and (result_dir(d, args.name) / f"{args.name}.csv").exists():  # keep the other candidates' rows
+        with open(result_dir(d, args.name) / f"{args.name}.csv") as f:
             kept = [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f) if r["candidate"] not in done]
         rows = kept + rows
     best, met = pick(rows, args.min_accuracy)
@@ -276,8 +273,8 @@ def main(argv=None):
     ax.set_xlabel("judge accuracy (%), mean over seeds"); ax.legend(fontsize=6, ncol=2)
     ax.set_title(f"accuracy against Frechet / floor over guidance (numbers: guidance; target: right of {args.min_accuracy:.0%}, "
                  "below 1.5)", fontsize=8)
-    plt.tight_layout(); fig.savefig(d / f"{args.name}.png", dpi=100)
-    print(f"wrote {d / (args.name + '.png')}")
+    plt.tight_layout(); fig.savefig(result_dir(d, args.name) / f"{args.name}.png", dpi=100)
+    print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
     return rows, best
 
 

@@ -1,15 +1,12 @@
 """What the exponential moving average (EMA) of the weights buys: one trained run's raw weights against its EMA weights,
-from the same checkpoint, each sampled with the pipeline's saved sampler and guidance (SDE-DPM-Solver++ 20 at 1.25 for the
-default digits run), 50 images per digit, judged by lesson 07's judges.
+from the same checkpoint, each sampled with the pipeline's saved sampler and guidance, 50 images per digit, judged by
+lesson 07's judges.
 
-    python benchmarks/ema.py runs/digits     # a run folder of class_ddpm_train (its last checkpoint is used)
-    python benchmarks/ema.py --quick         # a check that it runs (an untrained model, a temporary folder)
+    python -m benchmarks.ema runs/digits     # a run folder of class_ddpm_train (its last checkpoint is used)
+    python -m benchmarks.ema --quick         # a check that it runs (an untrained model, a temporary folder)
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIDELITY_NOTE, checkpoint_pipeline, checkpoint_steps, judge, load_1m, parser, quality, setup, write_results
+from benchmarks.common import (FIDELITY_NOTE, checkpoint_pipeline, checkpoint_steps, judge, load_1m, parser, quality, setup,
+                               shown_path, write_results)
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.pipeline import ClassConditionalPipeline, sampler_name
 from class_ddpm.corruption import make_scheduler
@@ -34,7 +31,7 @@ def main(argv=None):
         if not steps: p.error(f"{args.run_dir} has no complete checkpoint-N folder: train with checkpoints (the default saves them)")
         step = max(steps)
         pipes = {w: checkpoint_pipeline(args.run_dir, steps[step], ema=(w == "ema")) for w in ("raw", "ema")}
-        n, where = args.n_per_class, f"{args.run_dir}, checkpoint-{step}"
+        n, where = args.n_per_class, f"{shown_path(args.run_dir)}, checkpoint-{step}"
     rows = []
     for weights, pipe in pipes.items():
         g = pipe.default_guidance_scale  # what the run saved (the default run: 1.25)

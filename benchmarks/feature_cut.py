@@ -3,21 +3,19 @@ default length (`defaults_search.py --only unet16-32-64 v_min_snr`, 1300 steps, 
 v with Min-SNR-5) is sampled once per run (SDE-DPM-Solver++ 20, 50 per digit, seed 0) at each guidance, and the same
 images are judged by `FidelityJudge.digits(16, variance=v)` for several feature cuts v: the share of the real digits'
 variance whose principal components the features keep (lesson 07's default 0.999 keeps 54 components; 0.9999 keeps
-89, the finest detail, the most the reference allows). Writes results/feature_cut.{csv,md,png}: one row per
+89, the finest detail, the most the reference allows). Writes class_ddpm/results/feature_cut/: one row per
 (candidate, guidance, cut) with the means over the seeds and each seed's ratio.
 
-    python benchmarks/feature_cut.py            # after defaults_search.py made the runs (benchmarks/runs/defaults_search_1300)
-    python benchmarks/feature_cut.py --quick    # a check that it runs (an untrained model, a temporary folder)
+    python -m benchmarks.feature_cut            # after defaults_search.py made the runs (benchmarks/runs/defaults_search_1300)
+    python -m benchmarks.feature_cut --quick    # a check that it runs (an untrained model, a temporary folder)
 """
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIDELITY_NOTE, RUNS, judge, parser, ratio_axis, setup, write_results
+from benchmarks.common import result_dir, shown_path, FIDELITY_NOTE, RUNS, judge, parser, ratio_axis, setup, write_results
 
-CANDIDATES = {"unet16-32-64": "v, no weighting (the previous default)", "v_min_snr": "v, Min-SNR-5 (the default)"}
+CANDIDATES = {"unet16-32-64": "v, no weighting", "v_min_snr": "v, Min-SNR-5 (the default)"}
 CUTS = (0.99, 0.995, 0.999, 0.9995, 0.9999)
 
 
@@ -69,7 +67,7 @@ def main(argv=None):
                      + "; ".join(f"{v:g} ({judges[v].features.n_components} components): "
                                  f"{ratio[('unet16-32-64', g, v)]:.2f}x without weighting, {ratio[('v_min_snr', g, v)]:.2f}x with Min-SNR-5"
                                  for v in CUTS))
-    notes = (f"Runs: {'an untrained nano model (--quick)' if args.quick else args.runs_dir}, seeds {' '.join(map(str, seeds))}: {'; '.join(f'{k}: {w}' for k, w in CANDIDATES.items())}. "
+    notes = (f"Runs: {'an untrained nano model (--quick)' if args.quick else shown_path(args.runs_dir)}, seeds {' '.join(map(str, seeds))}: {'; '.join(f'{k}: {w}' for k, w in CANDIDATES.items())}. "
              f"Each run sampled once per guidance (SDE-DPM-Solver++ 20, {n_per_class} per digit, n = {10 * n_per_class}, seed 0); "
              f"the same images judged at each feature cut, each cut with its own real-vs-real floor at the same n.\n\n"
              + "\n".join(lines) + "\n\n" + FIDELITY_NOTE)
@@ -89,8 +87,8 @@ def main(argv=None):
     axs[1].set_ylabel("precision (dotted: real digits)")
     for ax in axs: ax.set_xlabel("principal components kept (finer detail to the right)")
     fig.suptitle(f"the same samples judged with more and more fine detail (n = {rows[0]['n']}, mean of {len(seeds)} seed(s))", fontsize=9)
-    plt.tight_layout(); fig.savefig(d / "feature_cut.png", dpi=100)
-    print(f"wrote {d / 'feature_cut.png'}")
+    plt.tight_layout(); fig.savefig(result_dir(d, "feature_cut") / "feature_cut.png", dpi=100)
+    print(f"wrote {result_dir(d, 'feature_cut') / 'feature_cut.png'}")
 
 
 if __name__ == "__main__": main()

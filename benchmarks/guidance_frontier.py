@@ -3,14 +3,11 @@ SDE-DPM-Solver++ (20 steps) at several guidance scales, 50 images per digit, jud
 sampler and guidance by the rule the defaults use: among the settings that draw the asked digit at least 98% of the
 time, the lowest Frechet ratio to the real-vs-real floor.
 
-    python benchmarks/guidance_frontier.py runs/digits     # a run folder of class_ddpm_train
-    python benchmarks/guidance_frontier.py --quick          # a check that it runs (an untrained model, a temporary folder)
+    python -m benchmarks.guidance_frontier runs/digits     # a run folder of class_ddpm_train
+    python -m benchmarks.guidance_frontier --quick          # a check that it runs (an untrained model, a temporary folder)
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIDELITY_NOTE, judge, load_1m, parser, quality, setup, write_results
+from benchmarks.common import result_dir, shown_path, FIDELITY_NOTE, judge, load_1m, parser, quality, setup, write_results
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.pipeline import ClassConditionalPipeline, sampling_scheduler
 from class_ddpm.corruption import make_scheduler
@@ -40,7 +37,7 @@ def main(argv=None):
             print(rows[-1], flush=True)
     ok = [r for r in rows if r["accuracy"] >= 0.98]
     best = min(ok, key=lambda r: r["ratio"]) if ok else max(rows, key=lambda r: r["accuracy"])
-    notes = (f"Run: {args.run_dir or 'an untrained model (--quick)'}; {n} images per digit, seed 0. Rule: among the settings "
+    notes = (f"Run: {shown_path(args.run_dir) if args.run_dir else 'an untrained model (--quick)'}; {n} images per digit, seed 0. Rule: among the settings "
              f"with accuracy >= 98%, the lowest ratio: {best['sampler']} at guidance {best['guidance']:g} "
              f"({best['accuracy']:.1%}, ratio {best['ratio']:.2f})" + ("" if ok else " (no setting reached 98%: the most accurate)")
              + ". " + FIDELITY_NOTE)
@@ -55,7 +52,7 @@ def main(argv=None):
         for r in rs: ax.annotate(f"g={r['guidance']:g}", (r["ratio"], 100 * r["accuracy"]), fontsize=7, xytext=(3, -9), textcoords="offset points")
     ax.set_xscale("log"); ax.axvline(1, color="grey", ls=":", lw=1); ax.set_xlabel("Frechet / real-vs-real floor (log; 1 = real data)")
     ax.set_ylabel("judge accuracy (%)"); ax.axhline(98, color="grey", ls=":", lw=1); ax.legend(fontsize=8)
-    plt.tight_layout(); fig.savefig(d / f"{args.name}.png", dpi=100)
+    plt.tight_layout(); fig.savefig(result_dir(d, args.name) / f"{args.name}.png", dpi=100)
     return rows
 
 

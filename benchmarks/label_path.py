@@ -1,18 +1,17 @@
 """Lesson 01's figure: the original script's label path (`class_embed_type="timestep"`: the label through the timestep
 sinusoid) against the learned class table (`class_embed_type=None`, this package's default), trained on the digits with
 the same seed, steps and settings, both without label dropout and sampled without guidance (SDE-DPM-Solver++, 20 steps),
-50 images per digit judged by lesson 07's judges. Writes class_ddpm/results/label_path.{csv,md} and
+50 images per digit judged by lesson 07's judges. Writes class_ddpm/results/label_path/ and
 nbs/images/01_label_paths.png (the sample grids side by side).
 
-    OMP_NUM_THREADS=1 python benchmarks/label_path.py --threads 1      # two 400-step runs side by side (22 minutes on a loaded 2-core machine)
-    python benchmarks/label_path.py --quick                             # a check that it runs (5 steps, a temporary folder)
+    OMP_NUM_THREADS=1 python -m benchmarks.label_path --threads 1      # two 400-step runs side by side (22 minutes on a loaded 2-core machine)
+    python -m benchmarks.label_path --quick                             # a check that it runs (5 steps, a temporary folder)
 """
-import csv, multiprocessing, sys, tempfile, time
+import csv, multiprocessing, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIDELITY_NOTE, RUNS, judge, load_1m, parser, quality, setup, write_results
+from benchmarks.common import result_dir, FIDELITY_NOTE, RUNS, judge, load_1m, parser, quality, setup, write_results
 import torch
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.pipeline import ClassConditionalPipeline
@@ -58,7 +57,7 @@ def main(argv=None):
     runs = Path(tempfile.mkdtemp()) if args.quick else RUNS / "label_path"
     # the two trainings run side by side, one process each (one torch thread each): the same CPU time, half the wait
     if args.reuse:
-        with open(d / "label_path.csv") as f: seconds = {r["label_path"]: float(r["train_seconds"]) for r in csv.DictReader(f)}
+        with open(result_dir(d, "label_path") / "label_path.csv") as f: seconds = {r["label_path"]: float(r["train_seconds"]) for r in csv.DictReader(f)}
     else:
         with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
             seconds = dict(zip(PATHS, pool.map(train_one, PATHS, [runs] * 2, [steps] * 2)))
@@ -92,7 +91,7 @@ def main(argv=None):
     fig.suptitle(f"Same data, seed and {steps} training steps; only the label path differs (judged on n={rows[0]['n']} "
                  f"samples each, floor {rows[0]['floor']:.2f})", fontsize=9)
     plt.tight_layout()
-    img = d / "01_label_paths.png" if args.quick else IMAGE
+    img = result_dir(d, "label_path") / "01_label_paths.png" if args.quick else IMAGE
     fig.savefig(img); print(f"wrote {img}")
     return rows
 

@@ -1,5 +1,5 @@
 """Benchmark 2: loss weighting none / snr / min_snr (gamma 5) for each of the epsilon, sample and
-v_prediction targets, and for two UNet sizes (today's default, the `nano` preset, and the original script's shape:
+v_prediction targets, and for two UNet sizes (the default `nano` preset and the original script's shape:
 two layers per block and attention at the `tiny` preset's 32-64-64 channels; architecture and weighting may interact),
 at equal steps and over seeds (each seed gives the same batches, noise and labels to every combination), with
 everything else at the digits defaults. Each run checkpoints several times; each checkpoint's EMA weights are sampled
@@ -13,17 +13,16 @@ DDPM only).
 Reports the speed-up of Min-SNR: the steps min_snr needs to reach the quality that "none" reaches at the
 end (the Min-SNR paper reports 3.4x faster convergence), by ratio and by accuracy, and the best combination.
 
-    python benchmarks/loss_weighting.py            # full run: class_ddpm/results/loss_weighting.{csv,md,png}
-    python benchmarks/loss_weighting.py --quick    # a check that it runs (a few steps, a temporary folder)
+    python -m benchmarks.loss_weighting            # full run: class_ddpm/results/loss_weighting/
+    python -m benchmarks.loss_weighting --quick    # a check that it runs (a few steps, a temporary folder)
 """
-import json, sys, time
+import json, time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (FIDELITY_NOTE, RUNS, UNET_SIZES, checkpoint_pipeline, checkpoint_steps, judge, load_1m, parser, quality,
+from benchmarks.common import (result_dir, FIDELITY_NOTE, RUNS, UNET_SIZES, checkpoint_pipeline, checkpoint_steps, judge, load_1m, parser, quality,
                     ratio_axis, setup, unet_config_dir, write_results)
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.pipeline import sampling_scheduler
@@ -144,7 +143,7 @@ def main(argv=None):
                         # grids and pipeline only at the end: the runs differ in the loss (and the UNet) alone
                         train(TrainConfig(output_dir=str(run), overwrite_output_dir=True, prediction_type=pred, snr_weighting=w,
                                           snr_gamma=5.0, max_train_steps=steps, checkpointing_steps=every, seed=seed,
-                                          ema_power=0.75,  # the EMA the committed grids ran with (the digits default is 0.5 since)
+                                          ema_power=0.75,  # the EMA the committed grids ran with (the digits default is 0.5)
                                           model_config_name_or_path=unet_config,
                                           save_images_epochs=10**6, save_model_epochs=10**6, num_images_per_class=2))
                         (run / "benchmark_train_s.txt").write_text(f"{time.time() - start}\n")
@@ -274,9 +273,9 @@ def main(argv=None):
         axs[0, j].legend(fontsize=6)
     axs[0, 0].set_ylabel("judge accuracy (%)"); axs[1, 0].set_ylabel(f"Frechet / floor at n={n} (log)")
     fig.suptitle("mean over the seeds in each legend; dotted line: the real-vs-real floor (1)", fontsize=8)
-    plt.tight_layout(); fig.savefig(d / f"{args.name}.png", dpi=100)
-    print(f"wrote {d / (args.name + '.png')}")
-    samples_figure(runs, sizes, preds, weightings, seeds[0], steps, d / f"{args.name}_samples.png")
+    plt.tight_layout(); fig.savefig(result_dir(d, args.name) / f"{args.name}.png", dpi=100)
+    print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
+    samples_figure(runs, sizes, preds, weightings, seeds[0], steps, result_dir(d, args.name) / f"{args.name}_samples.png")
     return rows, summary
 
 

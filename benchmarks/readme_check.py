@@ -3,18 +3,17 @@ trained digits run (its saved sampler and guidance), once per `--seed`, each fol
 judge it: the digits judge's accuracy (did it draw the digit asked for?) and fidelity at the training resolution (the
 Frechet distance over its real-vs-real floor at the same n, with KID, precision and recall), from the saved images.
 Different seeds are different draws of the same 500 images' noise, so the spread over seeds is how much one draw of
-n = 500 can differ from another. Writes results/readme_check.{csv,md}.
+n = 500 can differ from another. Writes class_ddpm/results/readme_check/.
 
-    python benchmarks/readme_check.py class_ddpm/models/digits     # the committed default model, seeds 0-4
-    python benchmarks/readme_check.py --quick               # a check that it runs (an untrained model, 2 per digit)
+    python -m benchmarks.readme_check class_ddpm/models/digits     # the committed default model, seeds 0-4
+    python -m benchmarks.readme_check --quick               # a check that it runs (an untrained model, 2 per digit)
 """
-import shutil, subprocess, sys, tempfile
+import shutil, subprocess, tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIDELITY_NOTE, judge, parser, setup, write_results
+from benchmarks.common import FIDELITY_NOTE, judge, parser, setup, shown_path, write_results
 
 
 def read_folder(folder):
@@ -46,7 +45,7 @@ def main(argv=None):
         run, n_per_class, seeds = tmp / "untrained", 2, [0]
         ClassConditionalPipeline(conditional_unet(10, 16, in_channels=1, preset="nano"), make_scheduler(prediction_type="v_prediction"),
                                  class_names=[str(i) for i in range(10)], guidance_scale=DEFAULT_GUIDANCE).save_pretrained(run)
-    if run is None: raise SystemExit("readme_check: error: give a run folder, e.g. `python benchmarks/readme_check.py class_ddpm/models/digits`")
+    if run is None: raise SystemExit("readme_check: error: give a run folder, e.g. `python -m benchmarks.readme_check class_ddpm/models/digits`")
     jd, fidelity, rows = judge(), FidelityJudge.digits(16), []
     for seed in seeds:
         out = tmp / f"seed{seed}"
@@ -64,7 +63,7 @@ def main(argv=None):
     mean = lambda k: float(np.mean([r[k] for r in rows]))
     rng = lambda k, fmt: f"{fmt(min(r[k] for r in rows))} to {fmt(max(r[k] for r in rows))}"
     pct, x2 = (lambda v: f"{v:.1%}"), (lambda v: f"{v:.2f}x")
-    command = f"class_ddpm_sample {run} --output_dir DIR --num_images_per_class {n_per_class} --seed S"
+    command = f"class_ddpm_sample {shown_path(run)} --output_dir DIR --num_images_per_class {n_per_class} --seed S"
     notes = (f"Command: `{command}` for S in {', '.join(map(str, seeds))} (the saved sampler, steps and guidance), each folder "
              f"judged from its PNGs. Accuracy {rng('accuracy', pct)} (mean {mean('accuracy'):.1%}); ratio {rng('ratio', x2)} "
              f"(mean {mean('ratio'):.2f}x) at n = {rows[0]['n']}. The spread is that of one draw of n images against "

@@ -1,5 +1,5 @@
 """Benchmark 3: samplers and guidance, so that "bad training" and "bad sampler" can be told apart. Two models:
-the default digits model (v-prediction; the committed results are of an earlier default, the tiny UNet with no
+the default digits model (v-prediction; the committed table is of the tiny UNet with no
 weighting, 1,500 steps) and an epsilon-prediction model (epsilon + Min-SNR-5, trained
 like benchmark 2 for as many steps as the default). Each is sampled with DDPM at many steps (`--ddpm_steps`, 1000),
 DPM-Solver++ 20 (ODE) and SDE-DPM-Solver++ 20 (`class_ddpm_sample`'s default), each with and without clipping the
@@ -13,14 +13,13 @@ Goal: DPM-Solver++ 20 steps within 2 points of accuracy of DDPM 1000 steps.
 The default model is the run of benchmarks/time_to_quality.py (benchmarks/runs/digits-default); the epsilon model
 goes to benchmarks/runs/digits-epsilon-min_snr; either is trained first when missing.
 
-    python benchmarks/sampling.py            # full run: class_ddpm/results/sampling.{csv,md,png}
-    python benchmarks/sampling.py --quick    # a check that it runs (10-step models, few images and steps)
+    python -m benchmarks.sampling            # full run: class_ddpm/results/sampling/
+    python -m benchmarks.sampling --quick    # a check that it runs (10-step models, few images and steps)
 """
-import hashlib, json, sys
+import hashlib, json
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIDELITY_NOTE, RUNS, device, fidelity_text, judge, load_1m, parser, quality, ratio_axis, setup, write_results
+from benchmarks.common import result_dir, FIDELITY_NOTE, RUNS, device, fidelity_text, judge, load_1m, parser, quality, ratio_axis, setup, write_results
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.pipeline import ClassConditionalPipeline, sampling_scheduler
 from class_ddpm.training import TrainConfig, train
@@ -172,8 +171,8 @@ def main(argv=None):
     axs[3].set_title("guidance frontier (numbers: guidance)", fontsize=8)
     fig.suptitle("no guidance: default model (blue), epsilon + Min-SNR-5 (orange), hatched = no x0 clipping; "
                  "right: the default model over guidance; dotted: the real-vs-real floor", fontsize=9)
-    plt.tight_layout(); fig.savefig(d / "sampling.png", dpi=100)
-    print(f"wrote {d / 'sampling.png'}")
+    plt.tight_layout(); fig.savefig(result_dir(d, "sampling") / "sampling.png", dpi=100)
+    print(f"wrote {result_dir(d, 'sampling') / 'sampling.png'}")
     return rows
 
 

@@ -8,16 +8,15 @@ passes `--timeout` seconds is recorded as timed out. The 1-minute load
 average is recorded before and after each run: on a machine shared with other jobs the figures are only as clean as
 that load says (on 2 cores, a load well above 2 while a run uses both cores means the run was sharing them).
 
-    python benchmarks/scaling.py            # class_ddpm/results/scaling.{csv,md,png}
-    python benchmarks/scaling.py --quick    # a check that it runs (a few steps, a temporary folder)
+    python -m benchmarks.scaling            # class_ddpm/results/scaling/
+    python -m benchmarks.scaling --quick    # a check that it runs (a few steps, a temporary folder)
 """
 import os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load_1m, parser, setup, write_results
+from benchmarks.common import result_dir, load_1m, parser, setup, write_results
 
 LAYOUTS = [dict(processes=1, threads=1), dict(processes=2, threads=1)]
 TWO_THREADS = dict(processes=1, threads=2)  # --two_threads: one process on both cores
@@ -31,7 +30,7 @@ def images_per_step(n: int, batch: int, processes: int, steps: int, seed: int = 
                      for m in range(steps)])
 
 
-def run(processes: int, threads: int, global_batch: int, steps: int, warmup: int, timeout: float) -> dict:
+def run(processes: int, threads: int, global_batch: int, steps: int, warmup: int, timeout: float, logging_steps: int = None) -> dict:
     "One `torchrun ... -m class_ddpm.training` run on the digits; its images/s over steps `warmup`..`steps`."
     from class_ddpm.training import read_metrics
     out = Path(tempfile.mkdtemp(prefix="class_ddpm_scaling_")) / "run"
@@ -39,7 +38,8 @@ def run(processes: int, threads: int, global_batch: int, steps: int, warmup: int
     cmd = [torchrun, "--standalone", "--nproc_per_node", str(processes), "-m", "class_ddpm.training", "--output_dir", str(out),
            "--train_batch_size", str(global_batch // processes), "--max_train_steps", str(steps),
            "--checkpointing_steps", str(10 ** 9), "--save_images_epochs", str(10 ** 6), "--save_model_epochs", str(10 ** 6),
-           "--num_images_per_class", "1", "--ddpm_num_inference_steps", "1", "--eval_batch_size", "10"]
+           "--num_images_per_class", "1", "--ddpm_num_inference_steps", "1", "--eval_batch_size", "10",
+           *(["--logging_steps", str(logging_steps)] if logging_steps else [])]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     load_before, t0 = load_1m(), time.perf_counter()
     try:
@@ -66,12 +66,13 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=600, help="seconds one run may take")
     args = p.parse_args(argv)
     layouts = LAYOUTS + ([TWO_THREADS] if args.two_threads else [])
-    if args.quick: args.steps, args.warmup, args.repeats, layouts = 6, 2, 1, [LAYOUTS[0], LAYOUTS[2]]
+    if args.quick: args.steps, args.warmup, args.repeats, layouts = 6, 2, 1, LAYOUTS
     d = setup(args)
     rows, start = [], time.perf_counter()
     for rep in range(args.repeats):
         for lay in layouts:
-            try: res = run(lay["processes"], lay["threads"], args.global_batch, args.steps, args.warmup, args.timeout)
+            try: res = run(lay["processes"], lay["threads"], args.global_batch, args.steps, args.warmup, args.timeout,
+                            logging_steps=1 if args.quick else None)  # --quick: a row per step, so its few steps are timed
             except subprocess.TimeoutExpired:
                 res = dict(status=f"timed out after {args.timeout:g} s", images_per_s=float("nan"), load_1m_after=load_1m())
             r = dict(**lay, per_process_batch=args.global_batch // lay["processes"], global_batch=args.global_batch, repeat=rep,
@@ -117,7 +118,7 @@ def main(argv=None):
     ax.set_xticks(range(len(summary)), labels, fontsize=8)
     ax.set_ylabel("training images / s")
     ax.set_title(f"digits, global batch {args.global_batch} (load {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)", fontsize=9)
-    plt.tight_layout(); fig.savefig(d / "scaling.png", dpi=100)
+    plt.tight_layout(); fig.savefig(result_dir(d, "scaling") / "scaling.png", dpi=100)
     return rows
 
 

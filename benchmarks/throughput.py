@@ -4,16 +4,14 @@ model) and the cifar10 preset at 32 px, in fp32 and bf16 autocast, with channels
 One timed step is what `class_ddpm.training.train` does per batch: noise the images, run the UNet, the
 Min-SNR-weighted v-prediction loss, backward, clip, AdamW. Runs unchanged on a GPU (it uses CUDA when there is one).
 
-    python benchmarks/throughput.py            # full run, writes class_ddpm/results/throughput.{csv,md,png}
-    python benchmarks/throughput.py --quick    # a check that it runs (tiny batches, a temporary folder)
+    python -m benchmarks.throughput            # full run, writes class_ddpm/results/throughput/
+    python -m benchmarks.throughput --quick    # a check that it runs (tiny batches, a temporary folder)
 """
-import contextlib, sys
-from pathlib import Path
+import contextlib
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Timer, device, load_1m, parser, setup, write_results
+from benchmarks.common import result_dir, Timer, device, load_1m, parser, setup, write_results
 from class_ddpm.corruption import add_noise, make_scheduler
 from class_ddpm.snr import diffusion_loss
 from class_ddpm.unet import conditional_unet
@@ -87,8 +85,8 @@ def main(argv=None):
         ax.set_xticks(range(len(rs)), labels, fontsize=7)
         ax.set_title(f"{s['preset']} preset, {s['resolution']} px, batch {batch} ({dev.type})", fontsize=9)
         ax.set_ylabel("training images / s")
-    plt.tight_layout(); fig.savefig(d / "throughput.png", dpi=100)
-    print(f"wrote {d / 'throughput.png'}")
+    plt.tight_layout(); fig.savefig(result_dir(d, "throughput") / "throughput.png", dpi=100)
+    print(f"wrote {result_dir(d, 'throughput') / 'throughput.png'}")
     return rows
 
 

@@ -6,15 +6,14 @@ per digit, and judged: the digits judge's accuracy, and fidelity at the training
 as a ratio to its real-vs-real floor at the same n, KID, precision and recall) against training steps and wall time.
 Goal: at least 98% accuracy and at most 1.5x the floor within 5 minutes on 2 CPU cores.
 
-    python benchmarks/time_to_quality.py            # full run: class_ddpm/results/time_to_quality.{csv,md,png}
-    python benchmarks/time_to_quality.py --quick    # a check that it runs (20 steps, a temporary folder)
-    python benchmarks/time_to_quality.py --candidate NAME --name time_to_quality_NAME   # a defaults_search candidate
+    python -m benchmarks.time_to_quality            # full run: class_ddpm/results/time_to_quality/
+    python -m benchmarks.time_to_quality --quick    # a check that it runs (20 steps, a temporary folder)
+    python -m benchmarks.time_to_quality --candidate NAME --name time_to_quality_NAME   # a defaults_search candidate
 """
-import csv, shutil, sys, time
+import csv, shutil, time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (FIDELITY_NOTE, RUNS, checkpoint_pipeline, checkpoint_seconds, checkpoint_steps, fidelity_text, judge, load_1m,
+from benchmarks.common import (result_dir, FIDELITY_NOTE, RUNS, checkpoint_pipeline, checkpoint_seconds, checkpoint_steps, fidelity_text, judge, load_1m,
                     parser, quality, ratio_axis, setup, write_results)
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.training import TrainConfig, resolve_config, train
@@ -41,7 +40,7 @@ def main(argv=None):
         config = TrainConfig(output_dir=str(run), overwrite_output_dir=True, seed=0)
         if args.steps: config.max_train_steps = args.steps
     else:
-        from defaults_search import candidate_config, find_candidate
+        from benchmarks.defaults_search import candidate_config, find_candidate
         config = candidate_config(find_candidate(args.candidate), run, steps=args.steps or 1000, seed=0)
     config.checkpointing_steps = args.every
     if args.quick: config.max_train_steps, config.checkpointing_steps, config.num_images_per_class = 20, 10, 1
@@ -118,10 +117,10 @@ def main(argv=None):
     axs[1].axvline(5, color="grey", ls="--", lw=1)
     fig.suptitle(f"{what}: accuracy (goal 95%) and Frechet distance over its real-vs-real floor at n={final['n_g1']} "
                  "(dotted: the floor, 1)", fontsize=9)
-    plt.tight_layout(); fig.savefig(d / f"{args.name}.png", dpi=100)
+    plt.tight_layout(); fig.savefig(result_dir(d, args.name) / f"{args.name}.png", dpi=100)
     grids = sorted((run / "samples").glob("epoch_*.png"))
-    if grids: shutil.copy(grids[-1], d / f"{args.name}_samples.png")
-    print(f"wrote {d / (args.name + '.png')}")
+    if grids: shutil.copy(grids[-1], result_dir(d, args.name) / f"{args.name}_samples.png")
+    print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
     return rows
 
 

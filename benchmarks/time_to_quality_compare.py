@@ -1,17 +1,16 @@
-"""Benchmark 1, side by side: the time-to-quality curves of runs of `time_to_quality.py` (by default today's default,
+"""Benchmark 1, side by side: the time-to-quality curves of runs of `time_to_quality.py` (by default the default,
 v + Min-SNR-5 with an EMA of power 0.5 on the nano UNet for 1300 steps, and the four before it: the same with the
 original's EMA power 0.75, v + no weighting on the same UNet and steps, and the tiny UNet for 1500 and for 1000 steps) on one plot: accuracy and the Frechet ratio (to the real-vs-real floor at the
-same n) against wall time, without guidance and at each run's saved guidance. Reads results/NAME.csv, trains nothing.
+same n) against wall time, without guidance and at each run's saved guidance. Reads results/NAME/NAME.csv, trains nothing.
 
-    python benchmarks/time_to_quality_compare.py      # writes class_ddpm/results/time_to_quality_compare.{csv,md,png}
+    python -m benchmarks.time_to_quality_compare          # class_ddpm/results/time_to_quality_compare/
+    python -m benchmarks.time_to_quality_compare --quick  # the same into a temporary folder
 """
-import csv, sys
-from pathlib import Path
+import csv
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIDELITY_NOTE, RESULTS, _num, ratio_axis, write_results
+from benchmarks.common import FIDELITY_NOTE, RESULTS, _num, parser, ratio_axis, result_dir, setup, write_results
 
 RUNS = {"time_to_quality": "default (v + Min-SNR-5, EMA power 0.5, nano, 1300 steps)",
         "time_to_quality_ema075": "previous default (v + Min-SNR-5, EMA power 0.75)",
@@ -20,16 +19,16 @@ RUNS = {"time_to_quality": "default (v + Min-SNR-5, EMA power 0.5, nano, 1300 st
         "time_to_quality_1000steps": "first default (tiny, 1000 steps)"}
 # Runs of the same UNet and batch cost the same per step, so one idle run's clock times them all: the weighting and the
 # EMA's length change what a step learns, not what it costs. (The nano runs were trained on machines of different speeds.)
-NANO_CLOCK = "clocks/nano_2026-12-03"  # the README command's 230 s run on the slowest machine we measured
+NANO_CLOCK = "time_to_quality_compare/nano_clock"  # the README command's 230 s run on the slowest machine measured
 CLOCKS = {k: NANO_CLOCK for k in ("time_to_quality", "time_to_quality_ema075", "time_to_quality_none")}
 # Which machine each default curve's clock comes from (the committed CSVs'): the default --note
-MACHINES = ("Machines: the nano curves are on one clock, that of the README command's run of 2026-12-03 21:05 on the idle "
-            "2-core AMD EPYC machine of that day (230 s of training loop, 5.7 steps per second); the same UNet and batch cost "
-            "the same per step whatever the weighting or the EMA's length. Today's default was itself trained on 2026-12-04 "
-            "on a faster machine (147 s of training loop, 8.8 steps per second; that clock is wall_s in time_to_quality.csv). "
-            "The tiny curves' wall times come from the idle AMD EPYC virtual machine of an earlier session, where tiny ran "
-            "3.2 steps per second; nano runs about 1.9 times the steps per second of tiny on one machine (defaults_search), "
-            "so the two clocks agree within about 10%.")
+MACHINES = ("Machines: the nano curves are on one clock, `nano_clock.csv`: the README command's run on the slowest idle "
+            "2-core AMD EPYC machine measured (230 s of training loop, 5.7 steps per second); the same UNet and batch cost "
+            "the same per step whatever the weighting or the EMA's length. The default's own run was trained on a faster "
+            "machine (147 s of training loop, 8.8 steps per second; that clock is wall_s in time_to_quality.csv). "
+            "The tiny curves' wall times come from another idle AMD EPYC virtual machine, where tiny ran 3.2 steps per "
+            "second; nano runs about 1.9 times the steps per second of tiny on one machine (defaults_search), so the two "
+            "clocks agree within about 10%.")
 
 
 def saved_guidance(row: dict) -> float:
@@ -38,9 +37,8 @@ def saved_guidance(row: dict) -> float:
 
 
 def main(argv=None):
-    import argparse
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", nargs="+", default=list(RUNS), help="result stems to compare (results/NAME.csv)")
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--runs", nargs="+", default=list(RUNS), help="tables to compare (results/NAME/NAME.csv)")
     p.add_argument("--clock", nargs="*", default=[f"{k}={v}" for k, v in CLOCKS.items()], metavar="NAME=REF",
                    help="time NAME's steps on REF's clock (its wall time at each step, interpolated): for runs of the same "
                         "UNet and batch timed on different days")
@@ -48,9 +46,10 @@ def main(argv=None):
     p.add_argument("--note", default=MACHINES, help="a paragraph added to the notes (default: which machine each default curve's "
                                                     "wall times come from; give your own for other runs)")
     args = p.parse_args(argv)
-    d = RESULTS
-    def read(name):
-        with open(d / f"{name}.csv") as f: return [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    d = setup(args)  # the curves are read from the committed tables; --quick writes the comparison to a temporary folder
+    def read(name):  # a table NAME, or a file FOLDER/STEM of the results
+        path = RESULTS / (f"{name}.csv" if "/" in name else f"{name}/{name}.csv")
+        with open(path) as f: return [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
     curves = {name: read(name) for name in args.runs}
     clocks = dict(c.split("=") for c in args.clock)
     for name, ref in clocks.items():
@@ -83,11 +82,11 @@ def main(argv=None):
                          + " at the same steps (the same UNet and batch, so the same cost per step)." for v, ks in timed.items())
     notes = (f"Each point is a checkpoint's EMA weights sampled with the saved sampler (SDE-DPM-Solver++ 20), 50 per digit "
              f"(n = {n}; real-vs-real floor {floor:.3g}), without guidance (g=1: like with like) and at the guidance each run saved "
-             f"when it was measured (1.25 before the search chose 1.1 and then 1.15; see each run's md). Wall time is "
+             f"when it was measured (see each run's md). Wall time is "
              f"that of the same model and batch trained on the idle 2-core machine (see each run's md).{clock_note}\n\n"
              + "\n".join(lines) + (f"\n\n{args.note}" if args.note else "") + "\n\n" + FIDELITY_NOTE)
     cols = ["run", "step", "wall_min", "accuracy_g1", "ratio_g1", "guidance", "accuracy_saved", "ratio_saved"]
-    write_results(d, args.name, rows, cols, "Benchmark 1: time to quality of today's default beside the previous ones", notes)
+    write_results(d, args.name, rows, cols, "Benchmark 1: time to quality of the default beside earlier defaults", notes)
 
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -102,8 +101,8 @@ def main(argv=None):
     for ax in axs: ax.set_xlabel("wall time (minutes, idle 2-core machine)")
     axs[0].legend(fontsize=6); axs[1].set_title("dashed: the 1.5x target; dotted: the floor", fontsize=8)
     fig.suptitle(f"accuracy (goal 98%) and Frechet distance over its real-vs-real floor at n={n}", fontsize=9)
-    plt.tight_layout(); fig.savefig(d / f"{args.name}.png", dpi=100)
-    print(f"wrote {d / (args.name + '.png')}")
+    plt.tight_layout(); fig.savefig(result_dir(d, args.name) / f"{args.name}.png", dpi=100)
+    print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
 
 
 if __name__ == "__main__": main()

@@ -14,9 +14,9 @@ Judging: 50 images of each digit drawn with the saved pipeline as it loads (its 
 With `--judge_checkpoints`, every checkpoint's EMA weights are judged too (accuracy against steps and seconds),
 which is how the defaults were chosen; extra flags after `--` go to `class_ddpm_train` (e.g. `-- --prediction_type epsilon`).
 
-    python benchmarks/train_digits.py                          # class_ddpm/results/train_digits.{csv,md,png}
-    python benchmarks/train_digits.py --name eps -- --prediction_type epsilon --checkpointing_steps 250
-    python benchmarks/train_digits.py --quick                  # a check that it runs (a few steps)
+    python -m benchmarks.train_digits                          # class_ddpm/results/train_digits/
+    python -m benchmarks.train_digits --name eps -- --prediction_type epsilon --checkpointing_steps 250
+    python -m benchmarks.train_digits --quick                  # a check that it runs (a few steps)
 """
 import json, os, shutil, subprocess, sys, time
 from pathlib import Path
@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (FIDELITY_NOTE, RUNS, checkpoint_pipeline, checkpoint_steps, fidelity_text, judge, load_1m, machine, parser,
+from benchmarks.common import (result_dir, shown_path, FIDELITY_NOTE, RUNS, checkpoint_pipeline, checkpoint_steps, fidelity_text, judge, load_1m, machine, parser,
                     quality, setup, write_results)
 
 
@@ -99,7 +98,7 @@ def main():
             from PIL import Image
             imgs = [Image.fromarray((im[0].numpy() * 255).round().astype(np.uint8)) for im in r["images"]]
             pick = [imgs[k * n + j] for k in range(10) for j in range(min(n, 10))]
-            labelled_grid(pick, [str(k) for k in range(10)], min(n, 10)).save(d / f"{args.name}.png")
+            labelled_grid(pick, [str(k) for k in range(10)], min(n, 10)).save(result_dir(d, args.name) / f"{args.name}.png")
     if args.judge_checkpoints:
         secs = {int(s): float(t) for s, t in zip(m["step"], m["time"])}
         for step, ck in sorted(checkpoint_steps(out).items()):
@@ -108,7 +107,7 @@ def main():
                              sampler=c["inference_scheduler"], sampler_steps=c["ddpm_num_inference_steps"], **res))
             print(rows[-1], flush=True)
     steps_per_s = st["global_step"] / train_seconds
-    notes = (f"Command: `class_ddpm_train --output_dir {out} {' '.join(extra)}` -> {st['global_step']} steps "
+    notes = (f"Command: `class_ddpm_train --output_dir {shown_path(out)} {' '.join(extra)}` -> {st['global_step']} steps "
              f"(batch {c['train_batch_size']}, {c['prediction_type']}, {c['snr_weighting']}, lr {c['learning_rate']}, "
              f"preset {c['preset']}, {c['resolution']} px). Wall time of the whole command: {wall:.0f} s; of the training loop "
              f"(incl. grids and checkpoints): {train_seconds:.0f} s; {steps_per_s:.2f} steps/s = "

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU benchmark's CPU check: `benchmarks/gpu.py --quick` runs a couple of tiny settings on the CPU (seconds) into a
+# The GPU benchmark's CPU check: `python -m benchmarks run gpu --quick` runs a couple of tiny settings on the CPU (seconds) into a
 # temporary folder, and its CSV must have every column and the expected rows: the original loop and class_ddpm's train
 # measured in fp32, ours in bf16, fp16 skipped with its reason (no CUDA here), compile measured or skipped with a reason.
 # Runs in the CI venv from the repository root; exits non-zero on any failure.
@@ -9,14 +9,16 @@ export MPLBACKEND=${MPLBACKEND:-Agg} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 start=$SECONDS
-if ! timeout 600 python benchmarks/gpu.py --quick --out "$out" > "$out/log.txt" 2>&1; then
-  tail -40 "$out/log.txt"; echo "gpu_bench_quick: benchmarks/gpu.py --quick failed"; exit 1
+if ! timeout 600 python -m benchmarks run gpu --quick --out "$out" > "$out/log.txt" 2>&1; then
+  tail -40 "$out/log.txt"; echo "gpu_bench_quick: python -m benchmarks run gpu --quick failed"; exit 1
 fi
 python - "$out" <<'PY' || { tail -40 "$out/log.txt"; exit 1; }
 import csv, sys
 from pathlib import Path
 d = Path(sys.argv[1])
+d = d / "gpu"  # the benchmark's folder
 for f in ("gpu.csv", "gpu.md", "gpu.png"): assert (d / f).exists(), f"no {f} in {d}"
+assert not [p for p in d.parent.iterdir() if p.is_file()], "files beside the gpu folder"
 rows = list(csv.DictReader(open(d / "gpu.csv")))
 need = {"loop", "preset", "resolution", "batch", "precision", "compile", "status", "reason", "images_per_s", "vs_original",
         "ms_per_step", "peak_mem_gib", "timed_steps", "warmup_steps", "setting_s", "device", "capability", "torch", "load_1m"}
