@@ -2,7 +2,7 @@
 `--resume_from_checkpoint latest` after each, and check that nothing is lost.
 
 A reference run trains the digits (300 steps, a checkpoint every 20, the newest 3 kept) without interruption. The
-soak run is the same command, killed after a random delay (seeded) and restarted, 20 times, then left to finish.
+soak run is the same command, killed at a random moment (seeded) and restarted, 20 times, then left to finish.
 After each kill it checks that every `checkpoint-N` left is complete and readable (safetensors and JSON parse, the
 state file names step N) and that the metrics log parses; after each restart, that the run resumed from the
 newest complete checkpoint there was. At the end the soak run's final weights (raw and EMA, in the last
@@ -69,11 +69,16 @@ def checkpoint_problems(run) -> list:
     return bad
 
 
+def started(text:str) -> bool:
+    "Whether a run's log shows that it has begun training (its first line: 'Training the ... on N images ...')."
+    return re.search(r"^Training .+ on \d+ images", text, re.M) is not None
+
+
 def resumed_from(log) -> str:
     "What the run's log says it started from: a checkpoint name, 'new run', or '' (killed before it said)."
     text = Path(log).read_text(errors="replace")
     if (m := re.search(r"Resuming from (\S+) at step (\d+)\.", text)): return Path(m.group(1)).name
-    if "starting a new run" in text or "Training on" in text: return "new run"
+    if "starting a new run" in text or started(text): return "new run"
     return ""
 
 
@@ -94,13 +99,12 @@ def main():
     # the reference run goes on beside the soak run (they are independent); its log gives the seconds per step
     ref = work / "reference"
     ref_proc = start(command(ref, args.steps, args.every, extra), work / "reference.log", 0)
-    def seconds_per_step():
-        for run_dir in (ref, work / "soak"):
-            try:
-                m = read_metrics(run_dir)
-                if len(m["step"]): return float(m["time"][-1] / m["step"][-1])
-            except Exception: pass
-        return 1.0
+    def last_step(run_dir) -> int:
+        "The last step the run's metrics log holds (0 before its first row)."
+        try:
+            m = read_metrics(run_dir)
+            return int(m["step"][-1]) if len(m["step"]) else 0
+        except Exception: return 0
 
     rng = random.Random(args.seed)
     # the kills cycle through three kinds: after training has begun, at a random point of the steps left (spread so that
@@ -124,17 +128,17 @@ def main():
             writes_left = sum(k == "inside a write" for k in kinds[kills:])
             # each write kill takes the run up to one more checkpoint: keep those steps, and a last share, for later
             free = max(0, args.steps - done - args.every * (writes_left + 1))
-            after = rng.uniform(0.0, 1.6 * seconds_per_step() * free / (left + 1))
-            wait_for(lambda: "Training on" in log.read_text(errors="replace"))
-            t_train = time.time()
-            wait_for(lambda: time.time() - t_train > after)
+            # a step drawn from the steps left, not a delay: on a loaded machine a delay guessed from the speed so far
+            # can outlast the whole run
+            after = done + 1 + int(rng.uniform(0.0, 1.6) * free / (left + 1))
+            wait_for(lambda: last_step(run) >= after)
         elif kind == "while starting up":  # importing, loading the data, the model and the checkpoint
             after = rng.uniform(1.0, 30.0)
-            wait_for(lambda: time.time() - t_start > after or "Training on" in log.read_text(errors="replace"))
+            wait_for(lambda: time.time() - t_start > after or started(log.read_text(errors="replace")))
         elif kind == "inside a write":
             after = rng.uniform(0.0, args.pause + 0.2)
             # a write begun by this process: one a killed run left is removed at start-up, before "Training on"
-            wait_for(lambda: "Training on" in log.read_text(errors="replace"))
+            wait_for(lambda: started(log.read_text(errors="replace")))
             wait_for(lambda: any(run.glob(".tmp-checkpoint-*")))
             time.sleep(after)
         delay = time.time() - t_start
@@ -147,7 +151,7 @@ def main():
         said = resumed_from(log)
         text = log.read_text(errors="replace")
         phase = ("finished" if not killed else "inside a checkpoint write" if in_write
-                 else "training" if "Training on" in text else "starting up (before training)")
+                 else "training" if started(text) else "starting up (before training)")
         problems = checkpoint_problems(run)
         rows.append(dict(attempt=attempt, kill=kind, kill_after_s=round(delay, 2) if kind != "none (left to finish)" else "", killed=killed, phase=phase,
                          newest_checkpoint_before=expected, resumed_from=said or "(killed before it said)",
@@ -171,9 +175,9 @@ def main():
               ("starting up (before training)", "training", "inside a checkpoint write")}
     hashes = final_hashes(run)
     notes = (f"{kills} SIGKILLs at seeded random moments (seed {args.seed}), each followed by `--resume_from_checkpoint latest`. "
-             "The kills cycle through three kinds: while training (a delay after the run prints that it starts training, drawn "
-             "uniformly from 0 to 1.6 times the time of the steps left (less one checkpoint interval per write kill left, and one "
-             "more) divided by the training kills left plus one, so that the kills spread over the run), while starting up "
+             "The kills cycle through three kinds: while training (once the metrics log reaches a step drawn uniformly from the "
+             "next one to 1.6 times the steps left (less one checkpoint interval per write kill left, and one more) divided by the "
+             "training kills left plus one, so that the kills spread over the run), while starting up "
              "(1 to 30 s after the start, or as training starts), and inside "
              f"a checkpoint write (0 to {args.pause + 0.2:.1f} s after a write begins). Then one run is left to finish: "
              f"{attempt} starts in all. The command: `{' '.join(['python', *command('OUT', args.steps, args.every, extra)[1:]])} "
