@@ -1,6 +1,7 @@
 """The teaching part of each lesson stays short: at most 1,500 words and 20 distinct numbers above "Try this".
 
-Counts the words of the markdown cells before the lesson's "## Try this" heading (code spans, math, links' targets
+Counts the words of the markdown cells before the lesson's "## Try this" heading, and of the Markdown that visible cells
+there rendered (their stored outputs), (code spans, math, links' targets
 and HTML tags left out) and the distinct numbers in them (a lesson's own number, as in "lesson 04", is a name, not a
 figure). Usage: python .ci/lesson_budget.py [--report] [NOTEBOOK ...]  (default: nbs/0[0-7]_*.ipynb)
 """
@@ -26,6 +27,8 @@ def teaching_part(nb_path: Path) -> str:
         s = "".join(c["source"])
         if c["cell_type"] == "markdown" and re.search(r"^##\s+Try this", s, re.M): break
         if c["cell_type"] == "markdown": out.append(_prose(s))
+        elif not re.search(r"^#\|\s*hide", s, re.M):  # prose a cell renders (Markdown built from a table) counts too
+            out += [_prose("".join(o["data"]["text/markdown"])) for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
     return "\n".join(out)
 
 def budget(nb_path: Path):
