@@ -57,7 +57,7 @@ SUITE = [
               args=("--two_threads",)),
     Benchmark("lesson_times", "benchmarks.lesson_times", "each lesson run alone, top to bottom, tests included (goal: under 2 minutes)"),
     # the defaults
-    Benchmark("train_digits", "benchmarks.train_digits", "the README's training command timed and its pipeline judged; its run "
+    Benchmark("train_digits", "benchmarks.train_digits", "the README's training command timed and its pipeline judged (and its loss log and progress GIF shipped for lesson 04); its run "
               "becomes class_ddpm/models/digits (copied by hand, with its model card)", runs="train_digits"),
     Benchmark("time_to_quality", "benchmarks.time_to_quality", "the default training's checkpoints judged against steps and wall "
               "time (goal: 98% and 1.5x the floor within 5 minutes), on train_digits' clock",

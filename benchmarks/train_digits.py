@@ -14,7 +14,8 @@ Judging: 50 images of each digit drawn with the saved pipeline as it loads (its 
 With `--judge_checkpoints`, every checkpoint's EMA weights are judged too (accuracy against steps and seconds),
 which is how the defaults were chosen; extra flags after `--` go to `class_ddpm_train` (e.g. `-- --prediction_type epsilon`).
 
-    python -m benchmarks.train_digits                          # class_ddpm/results/train_digits/
+    python -m benchmarks.train_digits                          # class_ddpm/results/train_digits/: the table, and the
+                                                               # run's train_digits_metrics.csv and train_digits_progress.gif
     python -m benchmarks.train_digits --name eps -- --prediction_type epsilon --checkpointing_steps 250
     python -m benchmarks.train_digits --quick                  # a check that it runs (a few steps)
 """
@@ -60,6 +61,18 @@ def judge_run(pipe, resolution, steps, guidance, n_per_class=50):
                 judge_worst_digit=q.pop("worst_digit_accuracy"), **q, speckle_vs_real=speckle(x) / real_speckle), r
 
 
+RUN_FILES = {"metrics.csv": "metrics.csv", "samples/progress.gif": "progress.gif"}  # run file -> NAME_<suffix> in the results
+
+
+def ship_run_files(out:Path, d:Path, name:str) -> list:
+    "Copy the run's loss log and progress GIF beside its table (`NAME_metrics.csv`, `NAME_progress.gif`), for lesson 04."
+    shipped = []
+    for src, suffix in RUN_FILES.items():
+        if (out / src).exists(): shipped.append(Path(shutil.copyfile(out / src, result_dir(d, name) / f"{name}_{suffix}")))
+    print("shipped", *shipped, flush=True)
+    return shipped
+
+
 def main():
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--name", default="train_digits", help="results name (and run folder under benchmarks/runs)")
@@ -80,6 +93,7 @@ def main():
         wall = time.time() - t0
     else: wall = float("nan")
     load_after = load_1m()
+    ship_run_files(out, d, args.name)
     st = json.loads((out / "training_state.json").read_text())
     c = st["config"]
     from class_ddpm.training import read_metrics

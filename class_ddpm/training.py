@@ -166,7 +166,7 @@ class _Run:
     def null_label(self)->int: return len(self.data.class_names)
     def unwrapped(self): return self.accelerator.unwrap_model(self.unet)
 
-# %% ../nbs/04_training.ipynb #1a001160
+# %% ../nbs/04_training.ipynb #03260741
 def _make_accelerator(c:TrainConfig)->Accelerator:
     "The run's `Accelerator`: gloo for several processes on a CPU machine, fp16 refused off CUDA, TF32 on recent GPUs."
     out = Path(c.output_dir)
@@ -201,6 +201,7 @@ def _data_and_model(c:TrainConfig, accelerator:Accelerator)->tuple:
     accelerator.wait_for_everyone()
     return data, unet, resume
 
+# %% ../nbs/04_training.ipynb #35c99f6e
 def _optimisation(run:_Run):
     "The noise levels, the run's length, AdamW and its lr schedule (prepared by accelerate), the compiled forward and the EMA."
     c, acc = run.config, run.accelerator
@@ -220,6 +221,7 @@ def _optimisation(run:_Run):
                            power=c.ema_power, model_cls=UNet2DModel, foreach=True, model_config=run.unwrapped().config)
         register_ema_hooks(acc, run.ema)
 
+# %% ../nbs/04_training.ipynb #f8ba5873
 def _resume(run:_Run):
     "Continue from `run.resume` if there is one (warning of each setting that changed); forget what a killed run logged or drew after it."
     c, acc = run.config, run.accelerator
@@ -265,7 +267,7 @@ def _set_up(config:TrainConfig)->_Run:
     run.sampler = inference_scheduler(c, run.noise_scheduler)
     return run
 
-# %% ../nbs/04_training.ipynb #5446816a
+# %% ../nbs/04_training.ipynb #f5537dfa
 def _last_good(out:Path)->str:
     last = list_checkpoints(out)
     return f"The last good checkpoint is {last[-1] if last else 'none (no checkpoint was written yet)'}"
@@ -311,7 +313,7 @@ def _run_state(run:_Run)->dict:
                 train_batch_size=c.train_batch_size, seed=c.seed, gradient_accumulation_steps=c.gradient_accumulation_steps,
                 max_train_steps=run.max_steps, lr=run.lr_scheduler.get_last_lr()[0], config=asdict(c))
 
-# %% ../nbs/04_training.ipynb #7f0ada6c
+# %% ../nbs/04_training.ipynb #3b176b9c
 class _LossLog:
     "The loss summed on the device over a window of steps and read when the window ends: a row of `metrics.csv`, the tracker, the bar."
     def __init__(self, run:_Run):
@@ -348,6 +350,7 @@ class _LossLog:
         self.bar.close()
         if self.file is not None: self.file.close()
 
+# %% ../nbs/04_training.ipynb #1981d193
 def _micro_step(run:_Run, x:torch.Tensor, y:torch.Tensor)->torch.Tensor:
     "One micro-batch: its loss and backward pass, and on the last micro-batch of an accumulation the optimiser step."
     c, acc = run.config, run.accelerator
@@ -375,6 +378,7 @@ def _after_optimizer_step(run:_Run, log:_LossLog, epoch:int)->bool:
         save_checkpoint(run.accelerator, run.out, _run_state(run), c.checkpoints_total_limit)
     return done
 
+# %% ../nbs/04_training.ipynb #80f1b4bc
 def _end_of_epoch(run:_Run):
     "After a whole epoch, when training goes on: a grid every --save_images_epochs, the pipeline every --save_model_epochs."
     c = run.config
@@ -399,7 +403,7 @@ def _train_loop(run:_Run):
             _end_of_epoch(run)
     finally: log.close()
 
-# %% ../nbs/04_training.ipynb #05d65c03
+# %% ../nbs/04_training.ipynb #5c28bd42
 def _finish(run:_Run)->Path:
     "Finish: the last grid, the pipeline, `training_state.json` (with each process's hash of its weights), the model card."
     c, acc, out = run.config, run.accelerator, run.out
