@@ -66,7 +66,8 @@ def results_table(name:str, # a benchmark's table, e.g. "guidance_frontier" (its
         return [{k: _value(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 # %% ../nbs/internals/assets.ipynb #24af2138
-def format_value(v)->str:
+def format_value(v, # a table cell's value, as `results_table` gives it
+                )->str:
     "A table cell as text: a float to 4 significant digits (whole from 1000 up), anything else as it prints."
     if isinstance(v, float): return f"{v:.4g}" if abs(v) < 1000 else f"{v:.0f}"
     return str(v)

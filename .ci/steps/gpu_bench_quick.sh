@@ -18,7 +18,7 @@ from pathlib import Path
 d = Path(sys.argv[1])
 d = d / "gpu"  # the benchmark's folder
 for f in ("gpu.csv", "gpu.md", "gpu.png"): assert (d / f).exists(), f"no {f} in {d}"
-assert not [p for p in d.parent.iterdir() if p.is_file()], "files beside the gpu folder"
+assert not [p for p in d.parent.iterdir() if p.is_file() and p.name != "log.txt"], "files beside the gpu folder"  # log.txt: this step's own log
 rows = list(csv.DictReader(open(d / "gpu.csv")))
 need = {"loop", "preset", "resolution", "batch", "precision", "compile", "status", "reason", "images_per_s", "vs_original",
         "ms_per_step", "peak_mem_gib", "timed_steps", "warmup_steps", "setting_s", "device", "capability", "torch", "load_1m"}
