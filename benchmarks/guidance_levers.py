@@ -199,9 +199,20 @@ def summarise(rows: list, plan: list, seeds, draws: int, partial: bool = False) 
             row[m] = float(np.mean([r[m] for r in mine]))
             row[m + "_sd"] = float(np.std(by_seed, ddof=1)) if len(by_seed) > 1 else 0.0  # the seeds' spread
             row[m + "_min"], row[m + "_max"] = float(min(by_seed)), float(max(by_seed))
+        row["_by_seed"] = {m: {sd: float(np.mean([r[m] for r in mine if r["seed"] == sd])) for sd in {r["seed"] for r in mine}}
+                           for m in ("accuracy", "ratio", "ratio_unwhitened")}
         row["meets_target"] = bool(row["accuracy"] >= TARGET_ACCURACY and row["ratio"] <= TARGET_RATIO
                                    and row["ratio_unwhitened"] <= TARGET_RATIO)
         out.append(row)
+    base = next((r for r in out if r["lever"] == "none"), None)
+    b = base["_by_seed"] if base else None
+    for row in out:  # paired with no guidance, seed by seed (the same training run and the same noise draws)
+        by = row.pop("_by_seed")
+        if b is None or row is base: continue
+        common = sorted(set(by["ratio"]) & set(b["ratio"]))
+        row["seeds_more_accurate_than_none"] = sum(by["accuracy"][k] > b["accuracy"][k] for k in common)
+        row["seeds_ratio_below_none"] = sum(by["ratio"][k] < b["ratio"][k] for k in common)
+        row["seeds_unwhitened_below_none"] = sum(by["ratio_unwhitened"][k] < b["ratio_unwhitened"][k] for k in common)
     return out
 
 
@@ -243,6 +254,7 @@ def main(argv=None):
     p.add_argument("--plan", nargs="+", default=PLAN, help="the settings of the table, as specs (see `setting`)")
     p.add_argument("--only", nargs="+", default=None, help="measure only these specs now (the table shows every spec of --plan measured)")
     p.add_argument("--train_only", action="store_true", help="train (or find) the runs and stop")
+    p.add_argument("--reverse", action="store_true", help="draws in reverse order (a second process on the same settings meets the first halfway)")
     p.add_argument("--report", action="store_true", help="judge nothing: write the table and plot from the rows measured so far")
     p.add_argument("--name", default="guidance_levers")
     args = p.parse_args(argv)
@@ -275,7 +287,7 @@ def main(argv=None):
             sigmas = [GuidedUNet(pipe.unet, interval=(0, 0), alphas_cumprod=pipe.scheduler.alphas_cumprod).sigma(t) for t in pipe.scheduler.timesteps]
         if args.report: break
         for s in todo:
-            for draw in range(draws):
+            for draw in (reversed(range(draws)) if args.reverse else range(draws)):
                 if (seed, s["spec"], draw) in done or any((r["seed"], r.get("spec"), r["draw"]) == (seed, s["spec"], draw)
                                                           for r in load_rows(store)): continue  # (another process may have done it)
                 module = stand_in(pipe, s, weak)
@@ -307,7 +319,8 @@ def main(argv=None):
     notes = (f"{len(seeds)} training seeds x {draws} draws of {npc} images per digit (n = {n}), SDE-DPM-Solver++ 20 (the saved sampler), "
              f"final EMA weights. Floors (real-vs-real, {n} held-out real digits, random draws, mean of 5): whitened "
              f"{summary[0]['floor']:.3g}, unwhitened {summary[0]['floor_unwhitened']:.3g}. `_sd`: the sd of the {len(seeds)} seed "
-             f"means (each the mean of {draws} draws); `_min`/`_max` in the CSV: the lowest and highest seed mean. Autoguidance: "
+             f"means (each the mean of {draws} draws); `_min`/`_max` in the CSV: the lowest and highest seed mean; `seeds_..._none`: in how many of the "
+             f"{len(seeds)} seeds the setting's mean beats no guidance's (the same run, the same noise draws). Autoguidance: "
              f"the second half of the pipeline's doubled batch is the run's EMA weights at an early checkpoint, with the real "
              f"labels; CFG in (lo, hi]: classifier-free guidance only at the steps whose sigma lies there (the sampler's "
              f"{len(sigmas)} steps have sigma {', '.join(f'{x:.3g}' for x in sigmas)}"
@@ -328,7 +341,8 @@ def main(argv=None):
                 f"{draw_sd['ratio']:.2f} and its unwhitened ratio {draw_sd['ratio_unwhitened']:.2f}):\n\n{scan_table}" if scan_table else "")
              + "\n\nEDM preconditioning and post-hoc EMA need a retraining and are not measured here.")
     cols = ["setting", "accuracy", "accuracy_sd", "worst_digit_accuracy", "ratio", "ratio_sd", "ratio_unwhitened",
-            "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "meets_target"]
+            "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "seeds_more_accurate_than_none",
+            "seeds_ratio_below_none", "seeds_unwhitened_below_none", "meets_target"]
     (d / f"{args.name}_draws.json").write_text(json.dumps(rows, indent=0) + "\n")
     write_results(d, args.name, summary, cols, "Guidance levers without retraining: autoguidance and guidance in an interval", notes)
     plot(summary, d / f"{args.name}.png", n, len(seeds), draws)
