@@ -20,8 +20,8 @@ judge's accuracy, and both views of fidelity (the whitened ratio and the unwhite
 floor at the same n. Target (issue 27): at least 99% of the asked digits at no more than 1.10x on both measures, on the
 mean of 3 training seeds and 5 draws.
 
-    python benchmarks/guidance_levers.py            # full run: trains (or reuses) benchmarks/runs/guidance_levers/seedS
-    python benchmarks/guidance_levers.py --quick    # a check that it runs (a 20-step training, n = 20, a temporary folder)
+    python -m benchmarks.guidance_levers            # full run: trains (or reuses) benchmarks/runs/guidance_levers/seedS
+    python -m benchmarks.guidance_levers --quick    # a check that it runs (a 20-step training, n = 20, a temporary folder)
 
 Measured rows are kept in RUNS/guidance_levers/rows.json (one per seed, setting and draw), so a stopped run goes on
 where it stopped and `--settings` adds settings to the table. EDM preconditioning and post-hoc EMA need a retraining and
@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RUNS, judge, load_1m, parser, quality, ratio_axis, setup, write_results
+from benchmarks.common import RUNS, judge, load_1m, markdown_table, parser, quality, result_dir, setup, write_results
 from class_ddpm.metrics import judge_pipeline
 from class_ddpm.training import TrainConfig, train
 
@@ -103,8 +102,10 @@ def setting(spec: str) -> dict:
     raise ValueError(f"unknown setting {spec!r}")
 
 
-PLAN = ["none", "cfg:1.15", "auto:260:1.25", "auto:260:1.5", "auto:260:2", "auto:520:1.25", "auto:520:1.5", "auto:520:2",
-        "interval:0.3:2.5:1.5", "interval:0.3:2.5:2", "interval:0.3:2.5:3"]  # the default plan
+PLAN = ["none", "cfg:1.15", "cfg:1.25", "interval:0.3:2.5:1.5", "auto:260:1.5", "auto:520:1.25", "auto:260:1.25", "auto:520:1.5",
+        "auto:260:2", "interval:0.3:2.5:2", "auto:520:2", "interval:0.3:2.5:3"]  # the table, most important first
+SCAN = ["interval:1:inf:1.5", "interval:1:inf:2", "interval:2.5:inf:2", "interval:2.5:inf:3", "auto:780:2", "auto:1040:2",
+        "auto:1040:3"]  # measured once (seed 0, draw 0) to choose the table's settings; shown beside it
 
 
 def load_weak(run: Path, step: int):
@@ -164,17 +165,32 @@ def check_stand_ins(pipe, weak_step_model, n_per_class: int = 2, steps: int = 6)
            "an interval of every step == CFG, bit for bit"
 
 
+def load_rows(store: Path) -> list:
+    return json.loads(store.read_text()) if store.exists() else []
+
+
+def save_row(store: Path, row: dict):
+    "Add `row` to the store, under a lock, re-reading it first: several processes may judge at once (one seed each)."
+    import fcntl
+    with open(store.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [r for r in load_rows(store) if (r["seed"], r.get("spec"), r["draw"]) != (row["seed"], row["spec"], row["draw"])]
+        tmp = store.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows + [row], indent=0)); tmp.replace(store)
+
+
 # --- the table ----------------------------------------------------------------------------------------------------------
 
 MEASURES = ("accuracy", "worst_digit_accuracy", "ratio", "ratio_unwhitened", "precision", "recall", "seconds_per_image")
 
 
-def summarise(rows: list, plan: list, seeds, draws: int) -> list:
-    "Per setting: the mean over seeds x draws, the spread (sd of the seed means, and the range of the seed means)."
+def summarise(rows: list, plan: list, seeds, draws: int, partial: bool = False) -> list:
+    """Per setting: the mean over seeds x draws, the spread (sd of the seed means, and the range of the seed means); only the
+    settings measured in full, or (`partial`) only those measured in part."""
     out = []
     for s in plan:
         mine = [r for r in rows if r.get("spec", r["setting"]) == s["spec"] and r["seed"] in seeds and r["draw"] < draws]
-        if not mine: continue
+        if not mine or (len(mine) < len(seeds) * draws) != partial: continue
         row = dict(setting=s["name"], lever=s["lever"], scale=s["scale"], seeds=len({r["seed"] for r in mine}),
                    draws=len(mine), n=mine[0]["n"], floor=mine[0]["floor"], floor_unwhitened=mine[0]["floor_unwhitened"])
         for m in MEASURES:
@@ -182,18 +198,28 @@ def summarise(rows: list, plan: list, seeds, draws: int) -> list:
             row[m] = float(np.mean([r[m] for r in mine]))
             row[m + "_sd"] = float(np.std(by_seed, ddof=1)) if len(by_seed) > 1 else 0.0  # the seeds' spread
             row[m + "_min"], row[m + "_max"] = float(min(by_seed)), float(max(by_seed))
+        row["_by_seed"] = {m: {sd: float(np.mean([r[m] for r in mine if r["seed"] == sd])) for sd in {r["seed"] for r in mine}}
+                           for m in ("accuracy", "ratio", "ratio_unwhitened")}
         row["meets_target"] = bool(row["accuracy"] >= TARGET_ACCURACY and row["ratio"] <= TARGET_RATIO
                                    and row["ratio_unwhitened"] <= TARGET_RATIO)
         out.append(row)
+    base = next((r for r in out if r["lever"] == "none"), None)
+    b = base["_by_seed"] if base else None
+    for row in out:  # paired with no guidance, seed by seed (the same training run and the same noise draws)
+        by = row.pop("_by_seed")
+        if b is None or row is base: continue
+        common = sorted(set(by["ratio"]) & set(b["ratio"]))
+        row["seeds_more_accurate_than_none"] = sum(by["accuracy"][k] > b["accuracy"][k] for k in common)
+        row["seeds_ratio_below_none"] = sum(by["ratio"][k] < b["ratio"][k] for k in common)
+        row["seeds_unwhitened_below_none"] = sum(by["ratio_unwhitened"][k] < b["ratio_unwhitened"][k] for k in common)
     return out
 
 
-def plot(summary: list, path: Path, n: int):
-    import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
+def plot(summary: list, path: Path, n: int, seeds: int, draws: int):
+    import matplotlib; matplotlib.use("Agg"); import matplotlib.patches, matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     levers = list(dict.fromkeys(r["lever"] for r in summary))
     for ax, key, title in ((axs[0], "ratio", "whitened (the project's measure)"), (axs[1], "ratio_unwhitened", "unwhitened PCA-40")):
-        ax.axvspan(0, TARGET_RATIO, ymin=0, ymax=1, color="0.93", lw=0)
         for k, lever in enumerate(levers):
             rs = sorted([r for r in summary if r["lever"] == lever], key=lambda r: r["scale"])
             if lever in ("none", "cfg"): rs = sorted([r for r in summary if r["lever"] in ("none", "cfg")], key=lambda r: r["scale"])
@@ -204,12 +230,16 @@ def plot(summary: list, path: Path, n: int):
             for r in rs: ax.annotate(f"{r['scale']:g}", (r[key], 100 * r["accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(100 * TARGET_ACCURACY, color="grey", ls="--", lw=1); ax.axvline(TARGET_RATIO, color="grey", ls="--", lw=1)
         ax.axvline(1, color="grey", ls=":", lw=1)
+        lo_x, lo_y = ax.get_xlim()[0], ax.get_ylim()[1]
+        ax.add_patch(matplotlib.patches.Rectangle((min(lo_x, 0.95), 100 * TARGET_ACCURACY), TARGET_RATIO - min(lo_x, 0.95),
+                                                  max(lo_y, 100.2) - 100 * TARGET_ACCURACY, color="0.85", lw=0, zorder=0))
         ax.set_xscale("log"); ax.set_xlabel(f"Frechet / real-vs-real floor at n={n} (log)"); ax.set_title(title, fontsize=9)
         from matplotlib.ticker import FuncFormatter
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}")); ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axs[0].set_ylabel("digits judge accuracy (%)"); axs[1].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Guidance levers on the default digits model: accuracy against fidelity (mean of 3 training seeds x 5 draws, "
-                 "bars: sd of the seed means; target: the grey corner, >= 99% at <= 1.10x)", fontsize=9)
+    fig.suptitle(f"Guidance levers on the default digits model: accuracy against fidelity, mean of {seeds} training seed(s) x {draws} "
+                 f"draw(s) of n={n}\n(bars: sd of the seed means; numbers: guidance scale; target: the grey corner, "
+                 f">= {TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x; dotted: the floor)", fontsize=9)
     plt.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
 
@@ -223,6 +253,8 @@ def main(argv=None):
     p.add_argument("--plan", nargs="+", default=PLAN, help="the settings of the table, as specs (see `setting`)")
     p.add_argument("--only", nargs="+", default=None, help="measure only these specs now (the table shows every spec of --plan measured)")
     p.add_argument("--train_only", action="store_true", help="train (or find) the runs and stop")
+    p.add_argument("--reverse", action="store_true", help="draws in reverse order (a second process on the same settings meets the first halfway)")
+    p.add_argument("--report", action="store_true", help="judge nothing: write the table and plot from the rows measured so far")
     p.add_argument("--name", default="guidance_levers")
     args = p.parse_args(argv)
     d = setup(args)
@@ -231,36 +263,54 @@ def main(argv=None):
     if args.quick: args.plan = [p.replace(":260:", ":10:").replace(":520:", ":10:") for p in args.plan]
     plan = [setting(x) for x in args.plan]
     weak_steps = sorted({s["weak_step"] for s in plan if "weak_step" in s} | ({10} if args.quick else {260}))
-    timings = {s: train_run(runs / f"seed{s}", s, **(dict(every=10, steps=20, quick=True) if args.quick else {})) for s in seeds}
+    if args.report:  # never trains: a run still training has no timing.json yet
+        timings = {s: json.loads((runs / f"seed{s}" / "timing.json").read_text()) for s in seeds if (runs / f"seed{s}" / "timing.json").exists()}
+    else: timings = {s: train_run(runs / f"seed{s}", s, **(dict(every=10, steps=20, quick=True) if args.quick else {})) for s in seeds}
     for s, t in timings.items(): print(f"seed {s}: training {t['wall_s']:.0f} s (load {t['load_1m_start']} -> {t['load_1m_end']})", flush=True)
     if args.train_only: return
     todo = [s for s in plan if args.only is None or s["spec"] in args.only]
     store = runs / "rows.json"
-    rows = json.loads(store.read_text()) if store.exists() else []
-    done = {(r["seed"], r.get("spec"), r["draw"]) for r in rows}
+    done = {(r["seed"], r.get("spec"), r["draw"]) for r in load_rows(store)}
     from class_ddpm.metrics import DigitsJudge
     from class_ddpm.pipeline import ClassConditionalPipeline
     jd = DigitsJudge(seed=0, epochs=2) if args.quick else judge()
     checks = None
-    for seed in seeds:
+    for seed in (list(timings)[:1] if args.report else seeds):
         run = runs / f"seed{seed}"
         pipe = ClassConditionalPipeline.from_pretrained(str(run)).to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         pipe.set_progress_bar_config(disable=True)
         weak = {w: load_weak(run, w) for w in weak_steps}
-        if checks is None: checks = check_stand_ins(pipe, weak[min(weak)]); print(checks, flush=True)
+        if checks is None:
+            checks = check_stand_ins(pipe, weak[min(weak)]); print(checks, flush=True)
+            pipe.scheduler.set_timesteps(pipe.default_num_inference_steps)
+            sigmas = [GuidedUNet(pipe.unet, interval=(0, 0), alphas_cumprod=pipe.scheduler.alphas_cumprod).sigma(t) for t in pipe.scheduler.timesteps]
+        if args.report: break
         for s in todo:
-            for draw in range(draws):
-                if (seed, s["spec"], draw) in done: continue
+            for draw in (reversed(range(draws)) if args.reverse else range(draws)):
+                if (seed, s["spec"], draw) in done or any((r["seed"], r.get("spec"), r["draw"]) == (seed, s["spec"], draw)
+                                                          for r in load_rows(store)): continue  # (another process may have done it)
                 module = stand_in(pipe, s, weak)
                 with unet_replaced(pipe, module) if module is not None else contextlib.nullcontext():
                     r = judge_pipeline(pipe, jd, n_per_class=npc, seed=draw, guidance_scale=s["scale"])
                 row = dict(seed=seed, spec=s["spec"], setting=s["name"], lever=s["lever"], scale=s["scale"], draw=draw, **quality(r), load_1m=load_1m())
                 if module is not None and module.interval is not None: row["guided_share"] = float(np.mean(module.guided_steps))
-                rows.append(row)
-                store.write_text(json.dumps(rows, indent=0))
+                save_row(store, row)
                 print(f"seed {seed} draw {draw} {s['name']}: {row['accuracy']:.1%}, {row['ratio']:.2f}x / {row['ratio_unwhitened']:.2f}x", flush=True)
+    rows = load_rows(store)
     summary = summarise(rows, plan, seeds, draws)
     n = summary[0]["n"]
+    part = summarise(rows, plan, seeds, draws, partial=True)
+    table_rows = [r for r in rows if r.get("spec") in {s["spec"] for s in plan if s["name"] in {x["setting"] for x in summary}}
+                  and r["seed"] in seeds and r["draw"] < draws]
+    draw_sd = {m: float(np.sqrt(np.mean([np.var([r[m] for r in table_rows if (r["seed"], r["spec"]) == k], ddof=1)
+                                         for k in {(r["seed"], r["spec"]) for r in table_rows}]))) if draws > 1 else float("nan")
+               for m in ("accuracy", "ratio", "ratio_unwhitened")}
+    missing = [s["name"] for s in plan if s["name"] not in {r["setting"] for r in summary + part}]
+    part_table = markdown_table(part, ["setting", "seeds", "draws", "accuracy", "ratio", "ratio_unwhitened", "recall"]) if part else ""
+    scan = [r for r in rows if r["seed"] == min(seeds) and r["draw"] == 0 and r.get("spec") in SCAN]
+    scan_table = markdown_table([dict(setting=r["setting"], accuracy=r["accuracy"], ratio=r["ratio"], ratio_unwhitened=r["ratio_unwhitened"],
+                                      recall=r["recall"]) for r in sorted(scan, key=lambda r: SCAN.index(r["spec"]))],
+                                ["setting", "accuracy", "ratio", "ratio_unwhitened", "recall"]) if scan else ""
     best = [r for r in summary if r["meets_target"]]
     close = min(summary, key=lambda r: max(r["ratio"], r["ratio_unwhitened"]) if r["accuracy"] >= TARGET_ACCURACY else math.inf)
     t = "; ".join(f"seed {s} {v['wall_s']:.0f} s (1-minute load {v['load_1m_start']} at the start, {v['load_1m_end']} at the end, "
@@ -268,22 +318,34 @@ def main(argv=None):
     notes = (f"{len(seeds)} training seeds x {draws} draws of {npc} images per digit (n = {n}), SDE-DPM-Solver++ 20 (the saved sampler), "
              f"final EMA weights. Floors (real-vs-real, {n} held-out real digits, random draws, mean of 5): whitened "
              f"{summary[0]['floor']:.3g}, unwhitened {summary[0]['floor_unwhitened']:.3g}. `_sd`: the sd of the {len(seeds)} seed "
-             f"means (each the mean of {draws} draws); `_min`/`_max` in the CSV: the lowest and highest seed mean. Autoguidance: "
+             f"means (each the mean of {draws} draws); `_min`/`_max` in the CSV: the lowest and highest seed mean; `seeds_..._none`: in how many of the "
+             f"{len(seeds)} seeds the setting's mean beats no guidance's (the same run, the same noise draws). Autoguidance: "
              f"the second half of the pipeline's doubled batch is the run's EMA weights at an early checkpoint, with the real "
-             f"labels; CFG in (lo, hi]: classifier-free guidance only at the steps whose sigma lies there (the 20 steps' sigmas "
-             f"run from about 20,000 to 0.09). {checks}. Training wall times (the default run, a checkpoint every "
-             f"{10 if args.quick else 260} steps, all kept; on the shared 2-core machine, beside other jobs): {t}.\n\nTarget (>= {TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x on both measures): "
+             f"labels; CFG in (lo, hi]: classifier-free guidance only at the steps whose sigma lies there (the sampler's "
+             f"{len(sigmas)} steps have sigma {', '.join(f'{x:.3g}' for x in sigmas)}"
+             + "".join(f"; ({lo:g}, {hi:g}] holds {sum(lo < x <= hi for x in sigmas)} of them" for lo, hi in
+                       dict.fromkeys(s["interval"] for s in plan if "interval" in s)) + f"). {checks}. Training wall times (the default run, a checkpoint every "
+             f"{10 if args.quick else 260} steps, all kept; on the shared 2-core machine, beside other jobs): {t}. "
+             + " ".join((runs / f"seed{s}" / "provenance.txt").read_text().strip() for s in seeds if (runs / f"seed{s}" / "provenance.txt").exists())
+             + f"\n\nTarget (>= {TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x on both measures): "
              + (", ".join(f"{r['setting']} ({r['accuracy']:.1%}, {r['ratio']:.2f}x, {r['ratio_unwhitened']:.2f}x)" for r in best)
                 + " meet it." if best else "no setting meets it. ")
              + (f"Closest with at least {TARGET_ACCURACY:.0%}: {close['setting']}, {close['accuracy']:.1%} at {close['ratio']:.2f}x "
                 f"(whitened) and {close['ratio_unwhitened']:.2f}x (unwhitened)." if close["accuracy"] >= TARGET_ACCURACY else "")
+             + (f"\n\nMeasured in part only (fewer seeds or draws than the table, so not comparable with it; the mean of "
+                f"what there is, at n = {n}, the same floors):\n\n{part_table}" if part_table else "")
+             + (f"\n\nNot measured: {', '.join(missing)}." if missing else "")
+             + (f"\n\nSettings tried once to choose the table's (seed {min(seeds)}, draw 0 only, n = {n}; the same floors; "
+                f"over the table's settings, one draw's accuracy has an sd of {draw_sd['accuracy']:.1%} about its seed's mean, its ratio "
+                f"{draw_sd['ratio']:.2f} and its unwhitened ratio {draw_sd['ratio_unwhitened']:.2f}):\n\n{scan_table}" if scan_table else "")
              + "\n\nEDM preconditioning and post-hoc EMA need a retraining and are not measured here.")
     cols = ["setting", "accuracy", "accuracy_sd", "worst_digit_accuracy", "ratio", "ratio_sd", "ratio_unwhitened",
-            "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "meets_target"]
-    (d / f"{args.name}_draws.json").write_text(json.dumps(rows, indent=0) + "\n")
+            "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "seeds_more_accurate_than_none",
+            "seeds_ratio_below_none", "seeds_unwhitened_below_none", "meets_target"]
+    (result_dir(d, args.name) / f"{args.name}_draws.json").write_text(json.dumps(rows, indent=0) + "\n")
     write_results(d, args.name, summary, cols, "Guidance levers without retraining: autoguidance and guidance in an interval", notes)
-    plot(summary, d / f"{args.name}.png", n)
-    print(f"wrote {d / (args.name + '.png')}")
+    plot(summary, result_dir(d, args.name) / f"{args.name}.png", n, len(seeds), draws)
+    print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
     return summary
 
 
