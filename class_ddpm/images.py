@@ -6,12 +6,12 @@
 from __future__ import annotations
 import shutil
 from pathlib import Path
-import imageio.v3 as iio
-import numpy as np, torch
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 from .errors import UserError
-from .pipeline import NULL_CLASS_NAME, ClassConditionalPipeline, to_pil
+# torch, imageio and the pipeline are imported where they are used: checking a sample folder (what class_ddpm_sample
+# does first) imports no torch
 
 # %% auto #0
 __all__ = ['SAMPLE_MODES', 'labelled_grid', 'class_grid', 'denoising_gif', 'prepare_sample_folder', 'sample_to_folder']
@@ -53,6 +53,7 @@ def _row_labels(pipe, class_labels)->list:
     return [None if i == pipe.num_classes else i for i in pipe.encode_labels(class_labels).tolist()]
 
 def _row_name(pipe, label)->str:
+    from class_ddpm.pipeline import NULL_CLASS_NAME
     return NULL_CLASS_NAME if label is None else pipe.class_names[label]
 
 def class_grid(pipe:ClassConditionalPipeline, # the pipeline to sample with
@@ -91,6 +92,8 @@ def denoising_gif(pipe:ClassConditionalPipeline, # the pipeline to sample with
                   **call_kwargs, # passed to the pipeline call: num_inference_steps, guidance_scale, generator, callback_on_step_end, ...
                  )->Path: # the path written
     "Sample `class_label` and write an animated GIF of the denoising, from noise to image, one row per class."
+    import imageio.v3 as iio
+    from class_ddpm.pipeline import to_pil
     labels = _row_labels(pipe, class_label)
     steps = call_kwargs.get("num_inference_steps") or pipe.default_num_inference_steps
     keep = set(np.linspace(0, max(steps - 1, 0), min(num_frames, steps)).round().astype(int).tolist())
@@ -170,6 +173,7 @@ def sample_to_folder(pipe:ClassConditionalPipeline, # the pipeline to sample wit
     "Write `output_dir/<class name>/<k>.png` for each class and `output_dir/grid.png` (at most 16 per class), at most `batch_size` images a call."
     labels = _row_labels(pipe, list(range(pipe.num_classes)) if class_labels is None else class_labels)
     labels = list(dict.fromkeys(labels))  # a class asked for twice gets one folder
+    from class_ddpm.pipeline import NULL_CLASS_NAME
     if None in labels and NULL_CLASS_NAME in pipe.class_names:
         raise UserError(f"A class is named {NULL_CLASS_NAME!r}, the folder of the unconditional samples: rename it (pipe.class_names = [...]).")
     n, out = int(num_images_per_class), Path(output_dir)
