@@ -8,14 +8,9 @@ import argparse, functools, importlib, os, sys, typing
 from dataclasses import fields
 from pathlib import Path
 from typing import Optional
-import torch
-from accelerate import PartialState
-from fastcore.docments import docments
-from .config import CHOICES, DEFAULT_GUIDANCE, TrainConfig
+# only light modules here: `--help` and a bad flag answer without importing torch (each command imports the rest when it runs)
+from .config import CHOICES, DEFAULT_GUIDANCE, TrainConfig, check_combinations, check_settings
 from .errors import CommandParser, UserError, run_command, user_input
-from .images import denoising_gif, sample_to_folder
-from .pipeline import NULL_CLASS_NAME, SAMPLERS, ClassConditionalPipeline, _check_call, sampling_scheduler
-from .training import train
 
 # %% auto #0
 __all__ = ['train_parser', 'parse_train_args', 'train_main', 'sample_parser', 'sample_main']
@@ -24,10 +19,23 @@ __all__ = ['train_parser', 'parse_train_args', 'train_main', 'sample_parser', 's
 @functools.cache  # read once: parsing the source takes a while
 def _field_docs()->dict:
     "Each `TrainConfig` field's comment, read by fastcore's `docments` (read-only: the dict is shared)."
+    from fastcore.docments import docments
     cls = TrainConfig
     if not getattr(sys.modules.get(cls.__module__), "__file__", None):  # defined in a notebook, with no source file to read
         cls = importlib.import_module("class_ddpm.config").TrainConfig  # the exported copy
     return {k: v for k, v in docments(cls).items() if k != "return"}
+
+_GROUPS = {"dataset_name": "the data", "model_config_name_or_path": "the model", "ddpm_num_steps": "the diffusion",
+           "output_dir": "the run and its optimisation", "eval_batch_size": "samples, checkpoints and logs"}  # first field of each
+
+class _HelpFormatter(argparse.HelpFormatter):
+    "Help that shows a default only where there is one (a `None` default is explained by the flag's own help)."
+    def _get_help_string(self, action):
+        h = action.help or ""
+        d = action.default
+        if not (d is None or d is False or d is argparse.SUPPRESS) and "default" not in h and action.option_strings:
+            h += f" (default: {action.default})"
+        return h
 
 def _flag_type(tp):
     args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -35,15 +43,19 @@ def _flag_type(tp):
 
 def train_parser()->argparse.ArgumentParser:
     "The `class_ddpm_train` argument parser, one flag per `TrainConfig` field (and `--debug`, Internals: errors)."
-    p = CommandParser(prog="class_ddpm_train", description="Train a class-conditional DDPM (class_ddpm).",
-                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = CommandParser(prog="class_ddpm_train", formatter_class=_HelpFormatter, usage="%(prog)s [--flag VALUE ...]",
+                      description="Train a class-conditional DDPM (class_ddpm). With no dataset flag it trains on the built-in "
+                      "digits; --train_data_dir DIR trains on a folder of class folders. Model sizes (--preset): "
+                      f"{', '.join(CHOICES['preset'])}, from the fastest to the original script's.")
     hints, helps = typing.get_type_hints(TrainConfig), _field_docs()
+    group = p
     for f in fields(TrainConfig):
+        if f.name in _GROUPS: group = p.add_argument_group(_GROUPS[f.name])
         tp, kw = _flag_type(hints[f.name]), dict(default=f.default, help=helps.get(f.name) or f.name)
         if tp is bool: kw["action"] = argparse.BooleanOptionalAction if f.default else "store_true"
-        else: kw["type"] = tp
-        if f.name in CHOICES: kw["choices"] = CHOICES[f.name]
-        p.add_argument(f"--{f.name}", **kw)
+        else: kw.update(type=tp, metavar="DIR" if f.name.endswith("_dir") else {int: "N", float: "X"}.get(tp, "TEXT"))
+        if f.name in CHOICES: kw.update(choices=CHOICES[f.name], metavar="{" + ",".join(CHOICES[f.name]) + "}")
+        group.add_argument(f"--{f.name}", **kw)
     p.add_argument("--local_rank", type=int, default=-1, help=argparse.SUPPRESS)  # old launchers pass it
     return p
 
@@ -61,9 +73,18 @@ def train_main(argv:Optional[list]=None, # command-line arguments; None: `sys.ar
     run_command("class_ddpm_train", _train_command, argv)
 
 def _train_command(argv):
+    config = parse_train_args(argv)
+    check_settings(config)  # a bad value stops here, before torch is even imported
+    check_combinations(config)
+    from class_ddpm.checkpoints import prepare_output_dir, resume_point
+    resume = resume_point(config, quiet=True)  # as are the output folder and the checkpoint to resume from
+    prepare_output_dir(config, resume is not None or config.resume_from_checkpoint == "latest", act=False)
+    import torch
+    from accelerate import PartialState
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # join the process group first, so that on an error all processes stop together
         PartialState(cpu=not torch.cuda.is_available())
-    out = train(parse_train_args(argv))
+    from class_ddpm.training import train
+    out = train(config)
     if PartialState().is_main_process: print(f"Saved the pipeline to {out}")
 
 # %% ../nbs/internals/commands.ipynb #b1adc479
@@ -72,17 +93,21 @@ def sample_parser()->argparse.ArgumentParser:
     p = CommandParser(prog="class_ddpm_sample", description="Sample images of chosen classes from a trained "
                       "class_ddpm (or original-script) pipeline into an image folder DIR/<class name>/<k>.png.")
     p.add_argument("model_dir", help="the pipeline folder (class_ddpm_train's --output_dir)")
-    p.add_argument("--output_dir", required=True, help="where to write <class name>/<k>.png and grid.png")
+    p.add_argument("--output_dir", required=True, help="where to write <class name>/<k>.png and grid.png: a new or empty folder, "
+                   "or one of earlier samples with --overwrite or --append")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--overwrite", action="store_true", help="empty --output_dir (a folder of samples) first")
+    mode.add_argument("--append", action="store_true", help="add to the samples in --output_dir (the numbering goes on)")
     p.add_argument("--num_images_per_class", type=int, default=8, help="images per class (default 8)")
     p.add_argument("--class_labels", nargs="+", default=None, help="class names or indices (default: every class)")
     p.add_argument("--unconditional", action="store_true",
-                   help=f"also draw from the null class (no class) into DIR/{NULL_CLASS_NAME}/; needs a model trained with label dropout")
+                   help="also draw from the null class (no class) into DIR/unconditional/; needs a model trained with label dropout")
     p.add_argument("--guidance_scale", type=float, default=None,
                    help="classifier-free guidance: 1 = none, more = the class more strongly, less variety (default: the scale saved "
                         f"with the pipeline; class_ddpm_train saves {DEFAULT_GUIDANCE:g}, the best measured on the digits)")
     p.add_argument("--num_inference_steps", type=int, default=None,
                    help="denoising steps (default: 20 for dpmsolver and dpmsolver-sde, 50 for ddim and euler, 1000 for ddpm)")
-    p.add_argument("--scheduler", choices=list(SAMPLERS), default=None,
+    p.add_argument("--scheduler", choices=CHOICES["inference_scheduler"], default=None,
                    help="sampler (default: the one saved with the pipeline; class_ddpm_train saves dpmsolver-sde, SDE-DPM-Solver++)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--gif", action="store_true", help="also write denoising.gif")
@@ -98,6 +123,7 @@ def _cli_label(token:str, names:list):
 
 def _device(name:str|None)->str:
     "The torch device to sample on: `name` checked, or CUDA when there is one."
+    import torch
     if name is None: return "cuda" if torch.cuda.is_available() else "cpu"
     try: device = torch.device(name)
     except RuntimeError: raise UserError(f"--device {name!r} is not a torch device: use cpu, cuda, cuda:1, mps, ...") from None
@@ -106,11 +132,18 @@ def _device(name:str|None)->str:
     return name
 
 def _sample_command(argv):
+    import math
     args = sample_parser().parse_args(argv)
-    if args.num_images_per_class < 1: raise UserError(f"--num_images_per_class must be at least 1, not {args.num_images_per_class}.")
-    if args.batch_size < 1: raise UserError(f"--batch_size must be at least 1, not {args.batch_size}.")
-    if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
-        raise UserError(f"--output_dir {args.output_dir} is a file: pass a folder (it is created if missing).")
+    for flag, v in (("num_images_per_class", args.num_images_per_class), ("batch_size", args.batch_size)):
+        if v < 1: raise UserError(f"--{flag} {v}: must be an integer >= 1.")
+    if args.guidance_scale is not None and not (math.isfinite(args.guidance_scale) and args.guidance_scale >= 0):
+        raise UserError(f"--guidance_scale {args.guidance_scale}: must be a number >= 0 (1: no guidance).")
+    from class_ddpm.images import prepare_sample_folder
+    mode = "overwrite" if args.overwrite else "append" if args.append else "new"
+    prepare_sample_folder(args.output_dir, mode, args.model_dir, act=False)  # emptied only once every flag is checked
+    import torch
+    from class_ddpm.images import denoising_gif, sample_to_folder
+    from class_ddpm.pipeline import ClassConditionalPipeline, _check_call, sampling_scheduler
     device = _device(args.device)
     with user_input(f"Could not load the pipeline {args.model_dir}", "Pass the --output_dir of class_ddpm_train (a folder with "
                     "model_index.json, unet/ and scheduler/), or a folder written by pipe.save_pretrained(...)."):
@@ -119,14 +152,21 @@ def _sample_command(argv):
     if args.scheduler is not None: pipe.scheduler = sampling_scheduler(args.scheduler, pipe.scheduler.config)
     steps = args.num_inference_steps  # by default as many as the (saved or chosen) sampler needs
     if steps is None: steps = pipe.default_num_inference_steps
+    T = pipe.scheduler.config.num_train_timesteps
+    if not 1 <= steps <= T:
+        raise UserError(f"--num_inference_steps {steps}: must be an integer from 1 to {T} (the noise levels this model was trained with).")
     labels = None if args.class_labels is None else [_cli_label(t, pipe.class_names) for t in args.class_labels]
     if args.unconditional: labels = (list(range(pipe.num_classes)) if labels is None else labels) + [None]
     kw = dict(guidance_scale=args.guidance_scale, num_inference_steps=steps)
     _check_call(pipe, args.num_images_per_class, pipe.guidance_scale if args.guidance_scale is None else args.guidance_scale,
                 steps, "pil", 1)
     if labels is not None: pipe.encode_labels(labels)
-    out = sample_to_folder(pipe, args.output_dir, args.num_images_per_class, labels, args.batch_size,
-                           torch.Generator().manual_seed(args.seed), **kw)
+    try:
+        out = sample_to_folder(pipe, args.output_dir, args.num_images_per_class, labels, args.batch_size,
+                               torch.Generator().manual_seed(args.seed), mode=mode, model_dir=args.model_dir, **kw)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"stopped (Ctrl-C): the images written so far are in {args.output_dir}; "
+                                "run again with --overwrite to start over, or --append to add to them.") from None
     if args.gif:
         denoising_gif(pipe, labels if labels is not None else list(range(pipe.num_classes)), out / "denoising.gif",
                       n_images=min(args.num_images_per_class, 4), generator=torch.Generator().manual_seed(args.seed), **kw)

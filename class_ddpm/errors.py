@@ -8,8 +8,8 @@ import argparse, datetime, os, re, sys
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['DEBUG_ENV', 'UserError', 'UserPathError', 'one_line', 'user_input', 'is_main_process', 'debug_requested',
-           'exit_together', 'CommandParser', 'run_command']
+__all__ = ['DEBUG_ENV', 'STOPPED_STATUS', 'UserError', 'UserPathError', 'Stopped', 'one_line', 'user_input', 'is_main_process',
+           'debug_requested', 'exit_together', 'CommandParser', 'run_command']
 
 # %% ../nbs/internals/errors.ipynb #5a3addc8
 DEBUG_ENV = "CLASS_DDPM_DEBUG"  # set to 1 to see the traceback of a user error
@@ -19,6 +19,11 @@ class UserError(ValueError):
 
 class UserPathError(UserError, FileNotFoundError):
     "A path the user gave does not exist: a `UserError` that is also a `FileNotFoundError`."
+
+class Stopped(KeyboardInterrupt):
+    "The user stopped a command (Ctrl-C); the message says where it stopped and how to go on. The commands print it as one line."
+
+STOPPED_STATUS = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
 
 # %% ../nbs/internals/errors.ipynb #5726c56b
 def _load_errors()->tuple:
@@ -79,23 +84,29 @@ class CommandParser(argparse.ArgumentParser):
                  **kwargs, # passed to `argparse.ArgumentParser`
                 ):
         super().__init__(*args, **kwargs)
+        # a value like -1e-8, -inf or -nan is a number, not a flag (argparse knows only -1 and -0.5)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|nan)$", re.I)
         self.add_argument("--debug", action="store_true",
                           help=f"show the full traceback of an error in the input (or set {DEBUG_ENV}=1)")
     def error(self,
               message:str, # what is wrong with the arguments
              ):
-        "Print the usage and `prog: error: message` (the main process only), then exit with status 2."
-        if is_main_process(): self.print_usage(sys.stderr); sys.stderr.write(f"{self.prog}: error: {message}\n")
+        "Print `prog: error: message` on one line (the main process only), then exit with status 2."
+        if is_main_process(): sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
         exit_together(2)
 
 def run_command(prog:str, # the command's name, e.g. "class_ddpm_train"
                 body, # `body(argv)` does the command's work
                 argv:list|None=None, # the arguments; None: `sys.argv[1:]`
                ):
-    "Run `body(argv)`: a `UserError` becomes one line `prog: error: ...` on stderr and exit status 2; other errors keep their traceback."
+    "Run `body(argv)`: a `UserError` becomes one line `prog: error: ...` on stderr and exit status 2, Ctrl-C one line `prog: ...` and status 130; other errors keep their traceback."
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try: return body(argv)
     except UserError as e:
         if debug_requested(argv): raise
         if is_main_process(): print(f"{prog}: error: {one_line(e)}", file=sys.stderr, flush=True)
         exit_together(2)
+    except KeyboardInterrupt as e:
+        if debug_requested(argv): raise
+        if is_main_process(): print(f"{prog}: {one_line(e) or 'stopped (Ctrl-C).'}", file=sys.stderr, flush=True)
+        exit_together(STOPPED_STATUS)

@@ -4,16 +4,17 @@
 
 # %% ../nbs/internals/images.ipynb #3a6dff03
 from __future__ import annotations
+import shutil
 from pathlib import Path
-import imageio.v3 as iio
-import numpy as np, torch
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 from .errors import UserError
-from .pipeline import NULL_CLASS_NAME, ClassConditionalPipeline, to_pil
+# torch, imageio and the pipeline are imported where they are used: checking a sample folder (what class_ddpm_sample
+# does first) imports no torch
 
 # %% auto #0
-__all__ = ['labelled_grid', 'class_grid', 'denoising_gif', 'sample_to_folder']
+__all__ = ['SAMPLE_MODES', 'labelled_grid', 'class_grid', 'denoising_gif', 'prepare_sample_folder', 'sample_to_folder']
 
 # %% ../nbs/internals/images.ipynb #7c1d1f71
 def _font(size:int):
@@ -52,6 +53,7 @@ def _row_labels(pipe, class_labels)->list:
     return [None if i == pipe.num_classes else i for i in pipe.encode_labels(class_labels).tolist()]
 
 def _row_name(pipe, label)->str:
+    from class_ddpm.pipeline import NULL_CLASS_NAME
     return NULL_CLASS_NAME if label is None else pipe.class_names[label]
 
 def class_grid(pipe:ClassConditionalPipeline, # the pipeline to sample with
@@ -90,6 +92,8 @@ def denoising_gif(pipe:ClassConditionalPipeline, # the pipeline to sample with
                   **call_kwargs, # passed to the pipeline call: num_inference_steps, guidance_scale, generator, callback_on_step_end, ...
                  )->Path: # the path written
     "Sample `class_label` and write an animated GIF of the denoising, from noise to image, one row per class."
+    import imageio.v3 as iio
+    from class_ddpm.pipeline import to_pil
     labels = _row_labels(pipe, class_label)
     steps = call_kwargs.get("num_inference_steps") or pipe.default_num_inference_steps
     keep = set(np.linspace(0, max(steps - 1, 0), min(num_frames, steps)).round().astype(int).tolist())
@@ -113,6 +117,48 @@ def _folder_name(name:str)->str:
     safe = "".join("_" if ch in '/\\:*?"<>|\0' else ch for ch in name).strip()
     return safe if safe not in ("", ".", "..") else f"_{safe}_"
 
+SAMPLE_MODES = ("new", "overwrite", "append")  # into an empty folder; empty it first; add to the samples there
+
+def _is_sample_file(p:Path)->bool:
+    return p.name in ("grid.png", "denoising.gif") if p.is_file() else p.is_dir() and all(
+        q.is_file() and q.suffix == ".png" for q in p.iterdir())
+
+def prepare_sample_folder(output_dir, # where the samples go
+                          mode:str="new", # "new": it must be empty or absent; "overwrite": emptied first; "append": added to
+                          model_dir=None, # the pipeline folder sampled from, which is never an output
+                          act:bool=True, # empty the folder for "overwrite"; False: only check
+                         )->Path:
+    "Check (and for \"overwrite\" empty) a sample folder: samples of two runs are never mixed, and a model folder is never written."
+    out = Path(output_dir)
+    if mode not in SAMPLE_MODES: raise UserError(f"mode must be one of {', '.join(SAMPLE_MODES)}, not {mode!r}.")
+    if out.exists() and not out.is_dir(): raise UserError(f"--output_dir {out} is a file: pass a folder (it is created if missing).")
+    p = out
+    while not p.exists() and p != p.parent: p = p.parent
+    if not p.is_dir(): raise UserError(f"--output_dir {out} cannot be created: {p} is a file, not a folder. Pass another --output_dir.")
+    if model_dir is not None and (Path(model_dir) / "model_index.json").exists():
+        o, m = out.resolve(), Path(model_dir).resolve()
+        if o == m or m in o.parents or o in m.parents:
+            raise UserError(f"--output_dir {out} is {'the model folder' if o == m else 'inside the model folder' if m in o.parents else 'a folder that holds the model folder'} "
+                            f"{model_dir}: samples never go there. Pass another --output_dir.")
+    if (out / "model_index.json").exists():
+        raise UserError(f"--output_dir {out} holds a saved model (model_index.json): samples never go into a model folder. Pass another --output_dir.")
+    if not out.is_dir() or not any(out.iterdir()) or mode == "append": return out
+    if mode == "new":
+        raise UserError(f"--output_dir {out} is not empty: pass --overwrite to empty it first, --append to add to the samples "
+                        "there (numbering goes on), or another --output_dir.")
+    others = sorted(p.name for p in out.iterdir() if not _is_sample_file(p))
+    if others:
+        raise UserError(f"--output_dir {out} holds files that are not samples ({', '.join(others[:3])}"
+                        f"{', ...' if len(others) > 3 else ''}): --overwrite empties only a sample folder. Pass another --output_dir.")
+    if act:
+        for p in out.iterdir(): shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return out
+
+def _first_free(folder:Path)->int:
+    "The number after the highest `<k>.png` in `folder` (0 if none): where --append goes on."
+    ks = [int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit()] if folder.is_dir() else []
+    return max(ks) + 1 if ks else 0
+
 def sample_to_folder(pipe:ClassConditionalPipeline, # the pipeline to sample with
                      output_dir, # the folder to write
                      num_images_per_class:int=8, # images per class
@@ -120,31 +166,40 @@ def sample_to_folder(pipe:ClassConditionalPipeline, # the pipeline to sample wit
                      batch_size:int=64, # most images per pipeline call
                      generator:torch.Generator|None=None, # for repeatable noise
                      progress:bool=True, # show a progress bar over all steps
+                     mode:str|None=None, # `prepare_sample_folder`'s "new", "overwrite" or "append"; None: write into the folder as it is
+                     model_dir=None, # the pipeline's folder, never an output (with `mode`)
                      **call_kwargs, # passed to the pipeline: guidance_scale, num_inference_steps, ...
                     )->Path: # `output_dir`
-    "Write `output_dir/<class name>/<k>.png` for each class and `output_dir/grid.png` (at most 16 per class)."
+    "Write `output_dir/<class name>/<k>.png` for each class and `output_dir/grid.png` (at most 16 per class), at most `batch_size` images a call."
     labels = _row_labels(pipe, list(range(pipe.num_classes)) if class_labels is None else class_labels)
     labels = list(dict.fromkeys(labels))  # a class asked for twice gets one folder
+    from class_ddpm.pipeline import NULL_CLASS_NAME
     if None in labels and NULL_CLASS_NAME in pipe.class_names:
         raise UserError(f"A class is named {NULL_CLASS_NAME!r}, the folder of the unconditional samples: rename it (pipe.class_names = [...]).")
     n, out = int(num_images_per_class), Path(output_dir)
-    per_call = max(1, batch_size // max(n, 1))
-    chunks = [labels[s:s + per_call] for s in range(0, len(labels), per_call)]
+    if mode is not None: prepare_sample_folder(out, mode, model_dir)
+    if n <= batch_size:  # several classes a call, all of a class's images in one call
+        per_call = max(1, batch_size // max(n, 1))
+        calls = [(labels[s:s + per_call], 0, n) for s in range(0, len(labels), per_call)]
+    else:  # one class a call, `batch_size` images at a time: memory does not grow with the count
+        calls = [([label], s, min(batch_size, n - s)) for label in labels for s in range(0, n, batch_size)]
+    folders = {label: out / _folder_name(_row_name(pipe, label)) for label in labels}
+    start = {label: _first_free(f) if mode == "append" else 0 for label, f in folders.items()}
     steps = call_kwargs.get("num_inference_steps", 50)
-    bar = tqdm(total=len(chunks) * steps, desc="class_ddpm_sample", unit="step", disable=not progress)
+    bar = tqdm(total=len(calls) * steps, desc="class_ddpm_sample", unit="step", disable=not progress)
     was = dict(getattr(pipe, "_progress_bar_config", {}))
     pipe.set_progress_bar_config(disable=True)
-    grid_images, grid_n = [], min(n, 16)
+    grid_n = min(n, 16)
+    grid = {label: [] for label in labels}
     try:
-        for chunk in chunks:
+        for chunk, first, m in calls:
             def tick(pipe, i, t, tensors): bar.update(1); return tensors
-            ims = pipe(chunk, num_images_per_class=n, generator=generator, callback_on_step_end=tick, **call_kwargs).images
+            ims = pipe(chunk, num_images_per_class=m, generator=generator, callback_on_step_end=tick, **call_kwargs).images
             for r, label in enumerate(chunk):
-                folder = out / _folder_name(_row_name(pipe, label))
-                folder.mkdir(parents=True, exist_ok=True)
-                for k in range(n): ims[r * n + k].save(folder / f"{k}.png")
-                grid_images += ims[r * n:r * n + grid_n]
+                folders[label].mkdir(parents=True, exist_ok=True)
+                for k in range(m): ims[r * m + k].save(folders[label] / f"{start[label] + first + k}.png")
+                grid[label] += ims[r * m:r * m + max(0, grid_n - len(grid[label]))]
     finally:
         bar.close(); pipe.set_progress_bar_config(**was)
-    labelled_grid(grid_images, [_row_name(pipe, c) for c in labels], grid_n).save(out / "grid.png")
+    labelled_grid([im for label in labels for im in grid[label]], [_row_name(pipe, c) for c in labels], grid_n).save(out / "grid.png")
     return out
