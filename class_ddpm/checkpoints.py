@@ -81,7 +81,7 @@ def interrupt_after():
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if caught: raise KeyboardInterrupt
 
-def save_checkpoint(accelerator:Accelerator, # the run's accelerator (every process must call this)
+def save_checkpoint(accelerator, # the run's `accelerate.Accelerator` (every process must call this)
                     output_dir, # the run folder
                     state:dict, # what `class_ddpm_state.json` records; must hold "global_step"
                     limit:Optional[int]=None, # `--checkpoints_total_limit`
@@ -133,8 +133,8 @@ def find_checkpoint(output_dir, # the run folder
 # %% ../nbs/internals/checkpoints.ipynb #ef679a07
 EMA_FOLDER = "unet_ema"
 
-def register_ema_hooks(accelerator:Accelerator, # the run's accelerator
-                       ema:EMAModel, # the EMA of the UNet's weights (made with `model_cls` and `model_config`)
+def register_ema_hooks(accelerator, # the run's `accelerate.Accelerator`
+                       ema, # the `diffusers.training_utils.EMAModel` of the UNet's weights (made with `model_cls` and `model_config`)
                       ):
     "Make `save_state`/`load_state` carry `ema` as a diffusers model folder `unet_ema/`, as diffusers' training examples do."
     from diffusers import UNet2DModel
@@ -170,9 +170,9 @@ def _refusal(checkpoint, name, why):
                       f"from a checkpoint saved by class_ddpm {__version__} or later, or start from scratch "
                       "(--overwrite_output_dir or another --output_dir).")
 
-def load_checkpoint(accelerator:Accelerator, # the run's accelerator, after `prepare` (and `register_ema_hooks`)
+def load_checkpoint(accelerator, # the run's `accelerate.Accelerator`, after `prepare` (and `register_ema_hooks`)
                     checkpoint, # a complete `checkpoint-N` folder
-                    ema:Optional[EMAModel]=None, # the run's EMA, if it keeps one
+                    ema=None, # the run's `EMAModel`, if it keeps one
                    )->dict: # the checkpoint's `class_ddpm_state.json`
     "`accelerator.load_state(checkpoint)`, refusing with a clear message any file that could only be read by unpickling it."
     ck = Path(checkpoint)
@@ -199,7 +199,7 @@ def load_checkpoint(accelerator:Accelerator, # the run's accelerator, after `pre
 
 # %% ../nbs/internals/checkpoints.ipynb #12538cea
 def check_checkpoint_fits(checkpoint, # a checkpoint folder to resume from
-                          unet:UNet2DModel, # the UNet this run built
+                          unet, # the `UNet2DModel` this run built
                          ):
     "Raise a `UserError` if the weights in `checkpoint` do not fit `unet` (a run with another preset, size, channels or classes)."
     from safetensors import safe_open
