@@ -70,8 +70,8 @@ def checkpoint_problems(run) -> list:
 
 
 def started(text:str) -> bool:
-    "Whether a run's log shows that it has begun training (its first line: 'Training the ... on N images ...')."
-    return re.search(r"^Training .+ on \d+ images", text, re.M) is not None
+    "Whether a run's log shows that it has begun training (its first line says 'Training the ... on N images ...')."
+    return re.search(r"\bTraining .+ on \d+ images", text) is not None
 
 
 def resumed_from(log) -> str:
