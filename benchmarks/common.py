@@ -4,8 +4,7 @@ from pathlib import Path
 
 import torch
 
-from class_ddpm.assets import RESULTS_DIR, _value, format_value, package_dir
-from class_ddpm.assets import markdown_table as render_table
+from class_ddpm.assets import RESULTS_DIR, format_value, markdown_table, package_dir, parse_value
 
 RESULTS = package_dir() / RESULTS_DIR  # shipped with the package: the lessons read the tables where they run alone
 RUNS = Path(__file__).resolve().parent / "runs"  # trained models (not committed: .gitignore has runs/)
@@ -65,10 +64,6 @@ def device() -> torch.device:
 fmt = format_value  # one renderer for tables: class_ddpm.assets, shared with the results page and the lessons
 
 
-def markdown_table(rows: list, columns: list) -> str:
-    return render_table(rows, columns)
-
-
 def result_dir(d: Path, name: str) -> Path:
     "The folder of table `name` under the results folder `d` (made if missing): NAME.csv, NAME.md, NAME.png and its other files."
     (Path(d) / name).mkdir(parents=True, exist_ok=True)
@@ -89,16 +84,13 @@ def write_results(d: Path, name: str, rows: list, columns: list, title: str, not
     out = result_dir(d, name)
     with open(out / f"{name}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, allcols); w.writeheader(); w.writerows(rows)
-    table = render_table(rows, columns)
+    table = markdown_table(rows, columns)
     shown = "" if columns == allcols else f"The table shows {len(columns)} of the {len(allcols)} columns of `{name}.csv`, which holds them all.\n\n"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     (out / f"{name}.md").write_text(f"**{title}.** Measured {stamp} on: {machine()}.\n\n{notes}\n\n{shown}{table}")
     print(f"\n{title}  ({machine()})\n\n{table}\n{notes}\nwrote {out / (name + '.csv')}, {out / (name + '.md')}")
     return table
 
-
-def _num(v: str):
-    return _value(v)
 
 
 class Timer:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import (result_dir, FIDELITY_NOTE, RUNS, UNET_SIZES, judge, load_1m, parser, quality, ratio_axis, setup, unet_config_dir,
+from benchmarks.common import (result_dir, parse_value, FIDELITY_NOTE, RUNS, UNET_SIZES, judge, load_1m, parser, quality, ratio_axis, setup, unet_config_dir,
                     write_results)
 
 # The base of every candidate, set under its overrides so that a candidate names one configuration whatever the digits
@@ -156,13 +156,6 @@ def pick(rows: list, min_accuracy: float = 0.98):
     return max(rows, key=lambda r: (r["accuracy"], -r["ratio"])), False
 
 
-def _num(v):
-    for f in (int, float):
-        try: return f(v)
-        except (TypeError, ValueError): pass
-    return v
-
-
 def main(argv=None):
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run these candidates only (the others' rows are kept)")
@@ -223,7 +216,7 @@ def main(argv=None):
     done = {c["name"] for c in cands}
     if args.only and not args.quick and (result_dir(d, args.name) / f"{args.name}.csv").exists():  # keep the other candidates' rows
         with open(result_dir(d, args.name) / f"{args.name}.csv") as f:
-            kept = [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f) if r["candidate"] not in done]
+            kept = [{k: parse_value(v) for k, v in r.items()} for r in csv.DictReader(f) if r["candidate"] not in done]
         rows = kept + rows
     best, met = pick(rows, args.min_accuracy)
     under = [r for r in rows if r["accuracy"] >= args.min_accuracy]

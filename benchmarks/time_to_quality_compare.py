@@ -10,7 +10,7 @@ import csv
 
 import numpy as np
 
-from benchmarks.common import FIDELITY_NOTE, RESULTS, _num, parser, ratio_axis, result_dir, setup, write_results
+from benchmarks.common import FIDELITY_NOTE, RESULTS, parse_value, parser, ratio_axis, result_dir, setup, write_results
 
 RUNS = {"time_to_quality": "default (v + Min-SNR-5, EMA power 0.5, nano, 1300 steps)",
         "time_to_quality_ema075": "previous default (v + Min-SNR-5, EMA power 0.75)",
@@ -49,7 +49,7 @@ def main(argv=None):
     d = setup(args)  # the curves are read from the committed tables; --quick writes the comparison to a temporary folder
     def read(name):  # a table NAME, or a file FOLDER/STEM of the results
         path = RESULTS / (f"{name}.csv" if "/" in name else f"{name}/{name}.csv")
-        with open(path) as f: return [{k: _num(v) for k, v in r.items()} for r in csv.DictReader(f)]
+        with open(path) as f: return [{k: parse_value(v) for k, v in r.items()} for r in csv.DictReader(f)]
     curves = {name: read(name) for name in args.runs}
     clocks = dict(c.split("=") for c in args.clock)
     for name, ref in clocks.items():
