@@ -22,7 +22,7 @@ COMMON = [(r'HOW = "[^"]*"', 'HOW = "one GPU"'), (r'"cuda"', '"cpu"'), (r'mixed_
           (r'save_images_epochs=5', 'save_images_epochs=1'), (r'num_inference_steps=\d+', 'num_inference_steps=3'),
           (r'--num_inference_steps \d+', '--num_inference_steps 3'), (r'--num_images_per_class 16', '--num_images_per_class 2'),
           (r'n_per_class=8', 'n_per_class=2'), (r'lr_warmup_steps=500', 'lr_warmup_steps=1'),
-          (r'guidance_scale=2.0,', 'guidance_scale=2.0, ddpm_num_inference_steps=2, num_images_per_class=1,'), (r'n_images=\d+', 'n_images=1')]
+          (r'guidance_scale=2.0,', 'guidance_scale=2.0, num_inference_steps=2, num_images_per_class=1,'), (r'n_images=\d+', 'n_images=1')]
 SUBS = {'cifar10': [(r'"uoft-cs/cifar10"', 'str(FAKE)'), (r'random_flip=True, preset="cifar10"', 'random_flip=True, preset="tiny"')],
         # FER keeps the small preset: that it takes 48 px is the point
         'fer2013': [(r'Path\("/kaggle/input/fer2013"\)', 'FAKE'), (r'data_dir = Path\("fer2013"\)', 'pass')]}

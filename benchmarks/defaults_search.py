@@ -108,7 +108,7 @@ def evaluate(run, jd, samplers, guidances, n_per_class, sampler_steps):
     """Judge the run's saved pipeline with each sampler and guidance: a list of rows. Each judgement is kept in the run's
     `defaults_search_eval.json` (cleared when the run is trained again), so a stopped search goes on and `--reuse` is cheap."""
     from class_ddpm.metrics import judge_pipeline
-    from class_ddpm.pipeline import ClassConditionalPipeline, sampling_scheduler
+    from class_ddpm.pipeline import ClassConditionalPipeline, make_sampler
     from benchmarks.common import device
     cache_file = Path(run) / "defaults_search_eval.json"
     cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
@@ -116,7 +116,7 @@ def evaluate(run, jd, samplers, guidances, n_per_class, sampler_steps):
     train_config = pipe.scheduler.config
     rows = []
     for sampler in samplers:
-        pipe.scheduler = sampling_scheduler(sampler, train_config)
+        pipe.scheduler = make_sampler(sampler, train_config)
         for g in guidances:
             key = f"{sampler} {sampler_steps} {g:g} {n_per_class}"
             if key not in cache:

@@ -28,7 +28,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     d = setup(args)
     from class_ddpm.metrics import FidelityJudge, judge_pipeline
-    from class_ddpm.pipeline import ClassConditionalPipeline, sampling_scheduler
+    from class_ddpm.pipeline import ClassConditionalPipeline, make_sampler
     n_per_class, seeds, guidances = (3, [0], [1.0]) if args.quick else (args.n_per_class, args.seeds, args.guidances)
     judges = {v: FidelityJudge.digits(16, variance=v) for v in CUTS}
     jd, scores = judge(), {}  # (candidate, guidance, cut) -> per-seed Fidelity
@@ -45,7 +45,7 @@ def main(argv=None):
                     raise SystemExit(f"feature_cut: error: no run at {run}: run `python benchmarks/defaults_search.py --steps 1300 "
                                      f"--only {name} --runs_dir {args.runs_dir} --name defaults_search_nano1300` first")
                 pipe = ClassConditionalPipeline.from_pretrained(str(run))
-            pipe.scheduler = sampling_scheduler("dpmsolver-sde", pipe.scheduler.config)
+            pipe.scheduler = make_sampler("dpmsolver-sde", pipe.scheduler.config)
             for g in guidances:
                 r = judge_pipeline(pipe, jd, n_per_class=n_per_class, seed=0, num_inference_steps=2 if args.quick else 20,
                                    guidance_scale=g)

@@ -50,7 +50,7 @@ def ours(table: Path, preset: str, resolution: int, batch: int, precision: str, 
         train(TrainConfig(dataset_name=str(table), resolution=resolution, preset=preset, output_dir=str(out),
                           train_batch_size=batch, max_train_steps=warmup + steps, mixed_precision=MIXED[precision],
                           checkpointing_steps=10 ** 9, save_images_epochs=10 ** 6, save_model_epochs=10 ** 6,
-                          num_images_per_class=1, eval_batch_size=10, ddpm_num_inference_steps=1, guidance_scale=1.0,
+                          num_images_per_class=1, eval_batch_size=10, num_inference_steps=1, guidance_scale=1.0,
                           use_ema=True, seed=0, **extra))
         m = read_metrics(out)
         after = np.flatnonzero(m["step"] >= warmup)

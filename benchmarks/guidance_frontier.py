@@ -9,7 +9,7 @@ time, the lowest Frechet ratio to the real-vs-real floor.
 
 from benchmarks.common import result_dir, shown_path, FIDELITY_NOTE, judge, load_1m, parser, quality, setup, write_results
 from class_ddpm.metrics import judge_pipeline
-from class_ddpm.pipeline import ClassConditionalPipeline, sampling_scheduler
+from class_ddpm.pipeline import ClassConditionalPipeline, make_sampler
 from class_ddpm.corruption import make_scheduler
 from class_ddpm.unet import conditional_unet
 
@@ -30,7 +30,7 @@ def main(argv=None):
     else: pipe, n, guidances = ClassConditionalPipeline.from_pretrained(args.run_dir), args.n_per_class, args.guidances
     base, rows = pipe.scheduler.config, []
     for sampler in SAMPLERS:
-        pipe.scheduler = sampling_scheduler(sampler, base)
+        pipe.scheduler = make_sampler(sampler, base)
         for g in guidances:
             r = judge_pipeline(pipe, judge(), n_per_class=n, seed=0, num_inference_steps=20, guidance_scale=g)
             rows.append(dict(sampler=sampler, steps=20, guidance=g, **quality(r), load_1m=load_1m()))

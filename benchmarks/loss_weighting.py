@@ -25,7 +25,7 @@ import torch
 from benchmarks.common import (result_dir, FIDELITY_NOTE, RUNS, UNET_SIZES, checkpoint_pipeline, checkpoint_steps, judge, load_1m, parser, quality,
                     ratio_axis, setup, unet_config_dir, write_results)
 from class_ddpm.metrics import judge_pipeline
-from class_ddpm.pipeline import sampling_scheduler
+from class_ddpm.pipeline import make_sampler
 from class_ddpm.training import TrainConfig, train
 
 PREDICTIONS = ("epsilon", "sample", "v_prediction")
@@ -52,7 +52,7 @@ REFERENCE, REFERENCE_STEPS = "ddpm", 250  # the reference sampler: slow, and goo
 def sampler_pipeline(run, ckpt, sampler):
     "The run's pipeline with the EMA weights of `ckpt` and the sampler `sampler` (x0 clipped: the pipeline's default)."
     pipe = checkpoint_pipeline(run, ckpt)
-    pipe.scheduler = sampling_scheduler(sampler, pipe.scheduler.config)
+    pipe.scheduler = make_sampler(sampler, pipe.scheduler.config)
     return pipe
 
 

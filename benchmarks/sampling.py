@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.common import result_dir, FIDELITY_NOTE, RUNS, device, fidelity_text, judge, load_1m, parser, quality, ratio_axis, setup, write_results
 from class_ddpm.metrics import judge_pipeline
-from class_ddpm.pipeline import ClassConditionalPipeline, sampling_scheduler
+from class_ddpm.pipeline import ClassConditionalPipeline, make_sampler
 from class_ddpm.training import TrainConfig, train
 
 NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmsolver": "DPM-Solver++", "dpmsolver-sde": "SDE-DPM-Solver++"}
@@ -99,7 +99,7 @@ def main(argv=None):
         if args.cached_only: continue
         pipe = pipes[model]
         # without clipping: neither the pipeline's x0 clip nor the DDPM/DDIM scheduler's own clip_sample
-        pipe.scheduler = sampling_scheduler(sampler, train_configs[model], **({} if clip or sampler not in ("ddpm", "ddim")
+        pipe.scheduler = make_sampler(sampler, train_configs[model], **({} if clip or sampler not in ("ddpm", "ddim")
                                                                               else dict(clip_sample=False)))
         load = load_1m()
         r = judge_pipeline(pipe, jd, n_per_class=n_per_class, batch_size=args.batch_size, seed=0, num_inference_steps=steps,

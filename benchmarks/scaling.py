@@ -38,7 +38,7 @@ def run(processes: int, threads: int, global_batch: int, steps: int, warmup: int
     cmd = [torchrun, "--standalone", "--nproc_per_node", str(processes), "-m", "class_ddpm.training", "--output_dir", str(out),
            "--train_batch_size", str(global_batch // processes), "--max_train_steps", str(steps),
            "--checkpointing_steps", str(10 ** 9), "--save_images_epochs", str(10 ** 6), "--save_model_epochs", str(10 ** 6),
-           "--num_images_per_class", "1", "--ddpm_num_inference_steps", "1", "--eval_batch_size", "10",
+           "--num_images_per_class", "1", "--num_inference_steps", "1", "--eval_batch_size", "10",
            *(["--logging_steps", str(logging_steps)] if logging_steps else [])]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     load_before, t0 = load_1m(), time.perf_counter()

@@ -70,7 +70,7 @@ def main(argv=None):
         row = dict(step=step, wall_s=seconds[step], wall_min=seconds[step] / 60)
         if args.wall_from and not args.reuse: row["wall_s_here"] = here[step]  # (a reused run's files carry no clock)
         for g in guidances:
-            r = judge_pipeline(pipe, jd, n_per_class=n_per_class, num_inference_steps=c.ddpm_num_inference_steps, guidance_scale=g)
+            r = judge_pipeline(pipe, jd, n_per_class=n_per_class, num_inference_steps=c.num_inference_steps, guidance_scale=g)
             row.update(quality(r, f"_g{g:g}"))
         rows.append(dict(row, load_1m_train_start=load_start, load_1m_eval=load_1m()))
         print(rows[-1], flush=True)
@@ -91,7 +91,7 @@ def main(argv=None):
                 f"(its metrics.csv: seconds since the start of training at each step)"
                 + (", not of this run (`wall_s_here`). " if not args.reuse else ". ")
                 if args.wall_from else "") +
-             f"Samples: {c.inference_scheduler} {c.ddpm_num_inference_steps} steps, EMA weights, {n_per_class} per digit "
+             f"Samples: {c.sampler} {c.num_inference_steps} steps, EMA weights, {n_per_class} per digit "
              f"(n = {final['n_g1']}), without guidance (g=1) and at the guidance of the training's sample grids (g={gd:g}).\n\n"
              + "".join(f"At the end, g={g:g}: accuracy {final[f'accuracy_g{g:g}']:.1%} (worst digit "
                        f"{final[f'worst_digit_accuracy_g{g:g}']:.0%}); {fidelity_text(final, f'_g{g:g}')}; judge_frechet "

@@ -2,7 +2,7 @@
 16 px, the CPU-sized defaults), timed from the command line to the saved pipeline, then judged.
 
 Judging: 50 images of each digit drawn with the saved pipeline as it loads (its sampler, and the run's
-`--ddpm_num_inference_steps` and `--guidance_scale`; also at guidance 2), then
+`--num_inference_steps` and `--guidance_scale`; also at guidance 2), then
 - an SVC (scikit-learn, RBF kernel) trained on the real digits at the same resolution: the share of samples
   it puts in the class asked for (the issue's measure; goal >= 95%);
 - `class_ddpm.metrics.DigitsJudge` (a small CNN on the 8x8 digits): its accuracy (and worst digit);
@@ -95,7 +95,8 @@ def main():
     load_after = load_1m()
     ship_run_files(out, d, args.name)
     st = json.loads((out / "training_state.json").read_text())
-    c = st["config"]
+    from class_ddpm.config import canonical_settings
+    c = canonical_settings(st["config"])  # a run saved under the settings' other names reads the same
     from class_ddpm.training import read_metrics
     m = read_metrics(out)
     train_seconds = float(m["time"][-1])
@@ -104,9 +105,9 @@ def main():
     n = 2 if args.quick else 50
     rows = []
     for g in dict.fromkeys([c["guidance_scale"], 1.0, 2.0]):
-        res, r = judge_run(pipe, c["resolution"], c["ddpm_num_inference_steps"], g, n)
-        rows.append(dict(what="final (saved pipeline)", step=st["global_step"], guidance=g, sampler=c["inference_scheduler"],
-                         sampler_steps=c["ddpm_num_inference_steps"], **res))
+        res, r = judge_run(pipe, c["resolution"], c["num_inference_steps"], g, n)
+        rows.append(dict(what="final (saved pipeline)", step=st["global_step"], guidance=g, sampler=c["sampler"],
+                         sampler_steps=c["num_inference_steps"], **res))
         if g == c["guidance_scale"]:
             from class_ddpm.pipeline import labelled_grid
             from PIL import Image
@@ -116,9 +117,9 @@ def main():
     if args.judge_checkpoints:
         secs = {int(s): float(t) for s, t in zip(m["step"], m["time"])}
         for step, ck in sorted(checkpoint_steps(out).items()):
-            res, _ = judge_run(checkpoint_pipeline(out, ck), c["resolution"], c["ddpm_num_inference_steps"], c["guidance_scale"], n)
+            res, _ = judge_run(checkpoint_pipeline(out, ck), c["resolution"], c["num_inference_steps"], c["guidance_scale"], n)
             rows.append(dict(what="checkpoint (EMA)", step=step, train_seconds=secs.get(step), guidance=c["guidance_scale"],
-                             sampler=c["inference_scheduler"], sampler_steps=c["ddpm_num_inference_steps"], **res))
+                             sampler=c["sampler"], sampler_steps=c["num_inference_steps"], **res))
             print(rows[-1], flush=True)
     steps_per_s = st["global_step"] / train_seconds
     notes = (f"Command: `class_ddpm_train --output_dir {shown_path(out)} {' '.join(extra)}` -> {st['global_step']} steps "

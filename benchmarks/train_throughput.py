@@ -28,7 +28,7 @@ def our_loop(steps, batch_size, resolution, seed=0):
     out = Path(tempfile.mkdtemp(prefix="class_ddpm_tp_")) / "run"
     train(TrainConfig(output_dir=str(out), preset="tiny", resolution=resolution, train_batch_size=batch_size, max_train_steps=steps,
                       checkpointing_steps=10 ** 9, save_images_epochs=10 ** 6, save_model_epochs=10 ** 6,
-                      num_images_per_class=1, ddpm_num_inference_steps=1, use_ema=True, seed=seed,
+                      num_images_per_class=1, num_inference_steps=1, use_ema=True, seed=seed,
                       logging_steps=1))  # a row per step: its times are what we measure
     t = read_metrics(out)["time"]
     return list(np.diff(np.concatenate([[0.0], t])))

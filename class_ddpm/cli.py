@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Optional
 # only light modules here: `--help` and a bad flag answer without importing torch (each command imports the rest when it runs)
-from .config import CHOICES, DEFAULT_GUIDANCE, TrainConfig, check_combinations, check_settings
+from .config import ALIASES, CHOICES, DEFAULT_GUIDANCE, TrainConfig, check_combinations, check_settings
 from .errors import CommandParser, UserError, run_command, user_input
 
 # %% auto #0
@@ -55,7 +55,8 @@ def train_parser()->argparse.ArgumentParser:
         if tp is bool: kw["action"] = argparse.BooleanOptionalAction if f.default else "store_true"
         else: kw.update(type=tp, metavar="DIR" if f.name.endswith("_dir") else {int: "N", float: "X"}.get(tp, "TEXT"))
         if f.name in CHOICES: kw.update(choices=CHOICES[f.name], metavar="{" + ",".join(CHOICES[f.name]) + "}")
-        group.add_argument(f"--{f.name}", **kw)
+        others = [f"--{a}" for a, name in ALIASES.items() if name == f.name]  # the original script's spelling, for one
+        group.add_argument(f"--{f.name}", *others, **kw)
     p.add_argument("--local_rank", type=int, default=-1, help=argparse.SUPPRESS)  # old launchers pass it
     return p
 
@@ -105,9 +106,9 @@ def sample_parser()->argparse.ArgumentParser:
     p.add_argument("--guidance_scale", type=float, default=None,
                    help="classifier-free guidance: 1 = none, more = the class more strongly, less variety (default: the scale saved "
                         f"with the pipeline; class_ddpm_train saves {DEFAULT_GUIDANCE:g}, the best measured on the digits)")
-    p.add_argument("--num_inference_steps", type=int, default=None,
+    p.add_argument("--num_inference_steps", "--ddpm_num_inference_steps", type=int, default=None,
                    help="denoising steps (default: 20 for dpmsolver and dpmsolver-sde, 50 for ddim and euler, 1000 for ddpm)")
-    p.add_argument("--scheduler", choices=CHOICES["inference_scheduler"], default=None,
+    p.add_argument("--sampler", "--scheduler", choices=CHOICES["sampler"], default=None,
                    help="sampler (default: the one saved with the pipeline; class_ddpm_train saves dpmsolver-sde, SDE-DPM-Solver++)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--gif", action="store_true", help="also write denoising.gif")
@@ -132,35 +133,27 @@ def _device(name:str|None)->str:
     return name
 
 def _sample_command(argv):
-    import math
     args = sample_parser().parse_args(argv)
-    for flag, v in (("num_images_per_class", args.num_images_per_class), ("batch_size", args.batch_size)):
-        if v < 1: raise UserError(f"--{flag} {v}: must be an integer >= 1.")
-    if args.guidance_scale is not None and not (math.isfinite(args.guidance_scale) and args.guidance_scale >= 0):
-        raise UserError(f"--guidance_scale {args.guidance_scale}: must be a number >= 0 (1: no guidance).")
+    if args.batch_size < 1: raise UserError(f"--batch_size {args.batch_size}: must be an integer >= 1.")
     from class_ddpm.images import prepare_sample_folder
     mode = "overwrite" if args.overwrite else "append" if args.append else "new"
     prepare_sample_folder(args.output_dir, mode, args.model_dir, act=False)  # emptied only once every flag is checked
     import torch
-    from class_ddpm.images import denoising_gif, sample_to_folder
-    from class_ddpm.pipeline import ClassConditionalPipeline, _check_call, sampling_scheduler
+    from class_ddpm.images import _row_labels, denoising_gif, sample_to_folder
+    from class_ddpm.pipeline import ClassConditionalPipeline, _check_call, make_sampler
     device = _device(args.device)
     with user_input(f"Could not load the pipeline {args.model_dir}", "Pass the --output_dir of class_ddpm_train (a folder with "
                     "model_index.json, unet/ and scheduler/), or a folder written by pipe.save_pretrained(...)."):
         pipe = ClassConditionalPipeline.from_pretrained(args.model_dir)
     pipe = pipe.to(device)
-    if args.scheduler is not None: pipe.scheduler = sampling_scheduler(args.scheduler, pipe.scheduler.config)
-    steps = args.num_inference_steps  # by default as many as the (saved or chosen) sampler needs
-    if steps is None: steps = pipe.default_num_inference_steps
-    T = pipe.scheduler.config.num_train_timesteps
-    if not 1 <= steps <= T:
-        raise UserError(f"--num_inference_steps {steps}: must be an integer from 1 to {T} (the noise levels this model was trained with).")
-    labels = None if args.class_labels is None else [_cli_label(t, pipe.class_names) for t in args.class_labels]
-    if args.unconditional: labels = (list(range(pipe.num_classes)) if labels is None else labels) + [None]
-    kw = dict(guidance_scale=args.guidance_scale, num_inference_steps=steps)
-    _check_call(pipe, args.num_images_per_class, pipe.guidance_scale if args.guidance_scale is None else args.guidance_scale,
-                steps, "pil", 1)
-    if labels is not None: pipe.encode_labels(labels)
+    if args.sampler is not None: pipe.scheduler = make_sampler(args.sampler, pipe.scheduler.config)
+    # by default as many steps as the (saved or chosen) sampler needs, and the guidance saved with the pipeline
+    steps = pipe.default_num_inference_steps if args.num_inference_steps is None else args.num_inference_steps
+    guidance = pipe.default_guidance_scale if args.guidance_scale is None else args.guidance_scale
+    _check_call(pipe, args.num_images_per_class, guidance, steps, flag="--")  # checked once, before any file is touched
+    labels = list(range(pipe.num_classes)) if args.class_labels is None else [_cli_label(t, pipe.class_names) for t in args.class_labels]
+    labels = _row_labels(pipe, labels + [None] * args.unconditional)  # names turned into indices once (None: the null class)
+    kw = dict(guidance_scale=guidance, num_inference_steps=steps)
     try:
         out = sample_to_folder(pipe, args.output_dir, args.num_images_per_class, labels, args.batch_size,
                                torch.Generator().manual_seed(args.seed), mode=mode, model_dir=args.model_dir, **kw)
@@ -168,9 +161,9 @@ def _sample_command(argv):
         raise KeyboardInterrupt(f"stopped (Ctrl-C): the images written so far are in {args.output_dir}; "
                                 "run again with --overwrite to start over, or --append to add to them.") from None
     if args.gif:
-        denoising_gif(pipe, labels if labels is not None else list(range(pipe.num_classes)), out / "denoising.gif",
+        denoising_gif(pipe, labels, out / "denoising.gif",
                       n_images=min(args.num_images_per_class, 4), generator=torch.Generator().manual_seed(args.seed), **kw)
-    n = len(set(pipe.encode_labels(labels).tolist())) if labels is not None else pipe.num_classes
+    n = len(set(labels))
     print(f"Wrote {n * args.num_images_per_class} images ({n} class{'es' if n != 1 else ''} x {args.num_images_per_class}) to {out}/<class name>/, "
           f"and {out / 'grid.png'}" + (f" and {out / 'denoising.gif'}" if args.gif else ""))
 

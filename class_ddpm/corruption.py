@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from diffusers import DDPMScheduler
+from .pipeline import check_choice
 
 # %% auto #0
 __all__ = ['BETA_SCHEDULES', 'PREDICTION_TYPES', 'make_scheduler', 'add_noise']
@@ -22,10 +23,8 @@ def make_scheduler(num_train_timesteps:int=1000, # T, the number of noise levels
                    **kwargs, # any other `DDPMScheduler` argument, e.g. `rescale_betas_zero_snr=True`
                   )->DDPMScheduler:
     "A diffusers `DDPMScheduler` for `beta_schedule`, with the names checked first."
-    if beta_schedule not in BETA_SCHEDULES:
-        raise ValueError(f"Unknown beta_schedule {beta_schedule!r}: use one of {', '.join(BETA_SCHEDULES)}.")
-    if prediction_type not in PREDICTION_TYPES:
-        raise ValueError(f"Unknown prediction_type {prediction_type!r}: use one of {', '.join(PREDICTION_TYPES)}.")
+    check_choice(beta_schedule, BETA_SCHEDULES, "beta_schedule")
+    check_choice(prediction_type, PREDICTION_TYPES, "prediction_type")
     return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule,
                          prediction_type=prediction_type, **kwargs)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from .config import canonical_settings
 # the pipeline (torch) and diffusers' card helpers are imported where the card is written: reading the metrics is light
 
 # %% ../nbs/internals/run_files.ipynb #49b25970
@@ -59,7 +60,7 @@ def _card_text(out:Path, repo_id:Optional[str])->str:
     from class_ddpm.pipeline import names_from_config
     names = names_from_config(json.loads((out / "model_index.json").read_text())["class_names"])
     state = json.loads((out / "training_state.json").read_text()) if (out / "training_state.json").exists() else {}
-    c = state.get("config", {})
+    c = canonical_settings(state.get("config", {}))  # a config saved under other names reads the same
     where = repo_id or str(out)
     data = c.get("dataset_name") or c.get("train_data_dir") or "digits"
     data = "scikit-learn's 8x8 handwritten digits (built in)" if data == "digits" else f"`{data}`"
@@ -91,7 +92,7 @@ def _card_text(out:Path, repo_id:Optional[str])->str:
                         ("training time", f"{m['time'][-1]:.0f} s" if m["time"][-1] < 120 else f"{m['time'][-1] / 60:.1f} min")]
         keys = ("resolution", "preset", "train_batch_size", "gradient_accumulation_steps", "learning_rate", "lr_scheduler",
                 "ddpm_num_steps", "ddpm_beta_schedule", "prediction_type", "snr_weighting", "class_dropout_prob", "use_ema",
-                "ema_power", "mixed_precision", "inference_scheduler", "ddpm_num_inference_steps", "guidance_scale", "seed")
+                "ema_power", "mixed_precision", "sampler", "num_inference_steps", "guidance_scale", "seed")
         lines += ["## Training", "", "| setting | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in figures + [(k, c[k]) for k in keys if k in c]]
         lines += ["", f"Every setting is in `training_state.json`; the loss of every step in `{METRICS_FILE}`.", ""]

@@ -9,15 +9,13 @@ from torch import Tensor
 from diffusers import DDPMScheduler
 from diffusers.training_utils import compute_snr
 from .corruption import PREDICTION_TYPES
+from .pipeline import check_choice
 
 # %% auto #0
 __all__ = ['WEIGHTINGS', 'snr_loss_weights', 'diffusion_loss']
 
 # %% ../nbs/02_snr.ipynb #2020e74b
 WEIGHTINGS = ("none", "snr", "min_snr")
-
-def _check_name(value, valid, what):
-    if value not in valid: raise ValueError(f"Unknown {what} {value!r}: use one of {', '.join(valid)}.")
 
 # %% ../nbs/02_snr.ipynb #90f801d6
 def snr_loss_weights(snr:Tensor, # SNR(t) per sample, e.g. `compute_snr(scheduler, timesteps)`
@@ -26,8 +24,8 @@ def snr_loss_weights(snr:Tensor, # SNR(t) per sample, e.g. `compute_snr(schedule
                      gamma:float=5.0, # the Min-SNR clamp; only "min_snr" uses it
                     )->Tensor: # float32 weights, one per sample, finite for SNR = 0
     "Per-sample weights on the MSE of `prediction_type`'s target under `weighting`; finite at SNR = 0."
-    _check_name(prediction_type, PREDICTION_TYPES, "prediction_type")
-    _check_name(weighting, WEIGHTINGS, "weighting")
+    check_choice(prediction_type, PREDICTION_TYPES, "prediction_type")
+    check_choice(weighting, WEIGHTINGS, "weighting")
     snr = torch.as_tensor(snr, dtype=torch.float32)
     if weighting == "none": return torch.ones_like(snr)
     if weighting == "min_snr" and not gamma > 0:
@@ -48,8 +46,8 @@ def diffusion_loss(model_output:Tensor, # the UNet's prediction, (B, C, H, W) or
                   )->Tensor: # a scalar, float32 (float64 for float64 input)
     "SNR-weighted MSE of `model_output` against its target, averaged over the batch: the training loss."
     pred = scheduler.config.prediction_type
-    _check_name(pred, PREDICTION_TYPES, "scheduler prediction_type")
-    _check_name(weighting, WEIGHTINGS, "weighting")
+    check_choice(pred, PREDICTION_TYPES, "scheduler prediction_type")
+    check_choice(weighting, WEIGHTINGS, "weighting")
     if not model_output.shape == clean.shape == noise.shape:
         raise ValueError(f"model_output {tuple(model_output.shape)}, clean {tuple(clean.shape)} and noise {tuple(noise.shape)} "
                          "must have one shape: give the UNet out_channels equal to the images' channels.")

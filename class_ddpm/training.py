@@ -4,12 +4,11 @@
 
 # %% auto #0
 __all__ = ['WARMUP_SHARE', 'CPU_BUDGET_S', 'load_data', 'build_unet', 'training_step', 'make_optimizer', 'step_seconds', 'train',
-           'inference_scheduler', 'main', 'CHOICES', 'DATASET_DEFAULTS', 'DEFAULT_GUIDANCE', 'DIGITS_DEFAULTS',
-           'TrainConfig', 'check_config', 'resolve_config', 'uses_digits', 'EMA_FOLDER', 'STATE_FILE',
-           'check_checkpoint_fits', 'find_checkpoint', 'list_checkpoints', 'load_checkpoint', 'prune_checkpoints',
-           'register_ema_hooks', 'save_checkpoint', 'METRICS_COLUMNS', 'METRICS_FILE', 'plot_loss', 'read_metrics',
-           'save_model_card', 'write_progress_gif', 'batch_indices', 'batches_per_epoch', 'epoch_batches',
-           'step_generator']
+           'main', 'CHOICES', 'DATASET_DEFAULTS', 'DEFAULT_GUIDANCE', 'DIGITS_DEFAULTS', 'TrainConfig', 'check_config',
+           'resolve_config', 'uses_digits', 'EMA_FOLDER', 'STATE_FILE', 'check_checkpoint_fits', 'find_checkpoint',
+           'list_checkpoints', 'load_checkpoint', 'prune_checkpoints', 'register_ema_hooks', 'save_checkpoint',
+           'METRICS_COLUMNS', 'METRICS_FILE', 'plot_loss', 'read_metrics', 'save_model_card', 'write_progress_gif',
+           'batch_indices', 'batches_per_epoch', 'epoch_batches', 'step_generator']
 
 # %% ../nbs/04_training.ipynb #401a4288
 import csv, hashlib, json, math, os, time, warnings
@@ -31,9 +30,9 @@ from .corruption import add_noise, make_scheduler
 from .data import batch_indices, batches_per_epoch, epoch_batches, load_image_dataset, step_generator
 from .errors import Stopped, UserError, is_main_process, user_input
 from .images import class_grid
-from .pipeline import ClassConditionalPipeline, _in_ipython, sampling_scheduler
+from .pipeline import ClassConditionalPipeline, _in_ipython, has_null_class, make_sampler
 from .snr import diffusion_loss
-from .unet import _check_resolution, conditional_unet, has_null_class
+from .unet import _check_resolution, conditional_unet
 # the parts of a run that live in modules of their own (the Internals), importable from here as before
 from .config import (CHOICES, DATASET_DEFAULTS, DEFAULT_GUIDANCE, DIGITS_DEFAULTS, TrainConfig, check_config,
                                check_memory, resolve_config, uses_digits)
@@ -324,7 +323,7 @@ def _set_up(config:TrainConfig)->_Run:
     if run.main: _announce(run, preset_given=config.preset is not None)
     if c.logger != "none" and run.main:
         accelerator.init_trackers("class_ddpm", config={k: v for k, v in asdict(c).items() if isinstance(v, (int, float, str, bool))})
-    run.sampler = inference_scheduler(c, run.noise_scheduler)
+    run.sampler = make_sampler(c.sampler, run.noise_scheduler.config)
     return run
 
 # %% ../nbs/04_training.ipynb #5446816a
@@ -352,7 +351,7 @@ def _save_grid(run:_Run, epochs_done:int):
         pipe = _pipeline(run.unwrapped(), run.sampler, run.data.class_names)
         pipe.set_progress_bar_config(disable=True)
         g = torch.Generator(run.accelerator.device).manual_seed(c.seed)
-        img = class_grid(pipe, c.num_images_per_class, generator=g, num_inference_steps=c.ddpm_num_inference_steps,
+        img = class_grid(pipe, c.num_images_per_class, generator=g, num_inference_steps=c.num_inference_steps,
                          guidance_scale=c.guidance_scale, batch_size=c.eval_batch_size)
         run.unwrapped().train()
         return img
@@ -512,12 +511,6 @@ def _stopped(run:Optional[_Run], config:TrainConfig, put_back:bool)->str:
             "--resume_from_checkpoint latest.")
 
 # %% ../nbs/04_training.ipynb #329ddd53
-def inference_scheduler(config:TrainConfig, # a resolved config
-                        train_scheduler:DDPMScheduler, # the training noise scheduler
-                       ):
-    "The sampler of the grids and of the saved pipeline (`class_ddpm.pipeline.sampling_scheduler`), on the training noise levels."
-    return sampling_scheduler(config.inference_scheduler, train_scheduler.config)
-
 def _pipeline(unet, scheduler, class_names, guidance_scale=None):
     return ClassConditionalPipeline(unet=unet, scheduler=scheduler, class_names=list(class_names), guidance_scale=guidance_scale)
 

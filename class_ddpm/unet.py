@@ -9,9 +9,10 @@ import torch
 from torch import Tensor
 from diffusers import UNet2DModel
 from .errors import UserError
+from .pipeline import check_choice
 
 # %% auto #0
-__all__ = ['PRESETS', 'fitting_preset', 'conditional_unet', 'has_null_class', 'check_class_labels']
+__all__ = ['PRESETS', 'fitting_preset', 'conditional_unet']
 
 # %% ../nbs/01_unet.ipynb #1414852f
 PRESETS = {
@@ -66,9 +67,7 @@ def conditional_unet(num_classes:int, # number of real classes; labels are 0..nu
                      **overrides, # any other `UNet2DModel` argument (e.g. `dropout=0.1`, `block_out_channels`); wins over the preset
                     )->UNet2DModel:
     "A diffusers `UNet2DModel` whose class label, from a learned table, is added to its timestep embedding."
-    if preset not in PRESETS:
-        raise UserError(f"Unknown preset {preset!r}: use one of {', '.join(map(repr, PRESETS))} "
-                        "(or pick one and change it with overrides such as block_out_channels=...).")
+    check_choice(preset, PRESETS, "preset", " (or pick one and change it with overrides such as block_out_channels=...)")
     try: num_classes = operator.index(num_classes)
     except TypeError: raise UserError(f"num_classes must be a whole number (how many classes the data has), got {num_classes!r}.") from None
     if num_classes < 1: raise UserError(f"num_classes must be at least 1 (how many classes the data has), got {num_classes}.")
@@ -89,33 +88,7 @@ def conditional_unet(num_classes:int, # number of real classes; labels are 0..nu
     return UNet2DModel(**cfg)
 
 # %% ../nbs/01_unet.ipynb #4e10bf51
-def has_null_class(unet:UNet2DModel, # a `UNet2DModel` (built here, loaded, or the original script's)
-                   num_classes:int, # the number of real classes
-                  )->bool:
-    "True if `unet` has a learned class table with one extra row, index `num_classes`, for \"no class\"."
-    cfg = unet.config
-    return getattr(cfg, "class_embed_type", None) is None and getattr(cfg, "num_class_embeds", None) == num_classes + 1
+from .pipeline import has_null_class  # it lives in the pipeline's file (lesson 05), saved beside every model, which stands alone
 
 # %% ../nbs/01_unet.ipynb #a6844591
-def check_class_labels(class_labels, # an int, a sequence of ints or an integer tensor
-                       num_classes:int, # the number of real classes (labels 0..num_classes-1)
-                       null_class:bool=True, # whether index `num_classes`, the null class, is allowed
-                      )->Tensor:
-    "`class_labels` as a 1-D long tensor, after checking each is a class index (or the null class)."
-    try: labels = class_labels if isinstance(class_labels, Tensor) else torch.as_tensor(class_labels)
-    except (TypeError, ValueError, RuntimeError):
-        raise UserError(f"class labels must be integer class indices, got {class_labels!r}; "
-                        "turn class names into indices first (e.g. class_names.index(name)).") from None
-    if labels.numel() == 0: raise UserError("No class labels given: pass at least one class index.")
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise UserError(f"class labels must be integer class indices, got a {labels.dtype} tensor; use .long().")
-    labels = labels.reshape(-1).long()
-    top = num_classes + int(bool(null_class))
-    bad = (labels < 0) | (labels >= top)
-    if bad.any():
-        b = labels[bad][0].item()
-        allowed = f"0..{num_classes - 1} for the {num_classes} classes" + (f", or {num_classes} for the null class" if null_class else "")
-        hint = (" This model has no null class (built with null_class=False, or by the original script), "
-                "so it cannot do classifier-free guidance." if not null_class and b == num_classes else "")
-        raise UserError(f"class label {b} is out of range: use {allowed}.{hint}")
-    return labels
+from .pipeline import class_indices, class_indices as check_class_labels  # the pipeline's check (lesson 05), under both names

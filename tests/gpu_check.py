@@ -88,7 +88,7 @@ def syncs(work, steps, **kw):
     "Synchronising CUDA calls of a whole run of `steps` steps with no logging window or checkpoint before its end."
     c = TrainConfig(output_dir=str(work / f"sync-{steps}-{time.time_ns()}"), max_train_steps=steps, checkpointing_steps=10 ** 6,
                     logging_steps=10 ** 6, save_images_epochs=10 ** 6, save_model_epochs=10 ** 6, lr_warmup_steps=5,
-                    num_images_per_class=1, eval_batch_size=10, ddpm_num_inference_steps=2, **kw)
+                    num_images_per_class=1, eval_batch_size=10, num_inference_steps=2, **kw)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")

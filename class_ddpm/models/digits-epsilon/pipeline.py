@@ -25,11 +25,21 @@ except ImportError: UserError, UserPathError = ValueError, FileNotFoundError
 
 # %% auto #0
 __all__ = ['ORIGINAL_NUM_CLASSES', 'PICKLE_SUFFIXES', 'OUTPUT_TYPES', 'NULL_CLASS_NAME', 'PIPELINE_FILE', 'SAMPLERS',
-           'DEFAULT_STEPS', 'names_to_config', 'names_from_config', 'default_class_names', 'check_class_names',
-           'check_pipeline_dir', 'clip_denoised_output', 'to_pil', 'ClassConditionalPipelineOutput', 'class_indices',
-           'pipeline_source', 'ClassConditionalPipeline', 'sampling_scheduler', 'sampler_name']
+           'DEFAULT_STEPS', 'check_choice', 'names_to_config', 'names_from_config', 'default_class_names',
+           'check_class_names', 'has_null_class', 'check_pipeline_dir', 'clip_denoised_output', 'to_pil',
+           'ClassConditionalPipelineOutput', 'class_indices', 'pipeline_source', 'ClassConditionalPipeline',
+           'make_sampler', 'sampler_name']
 
 # %% ../nbs/05_pipeline.ipynb #efc63798
+def check_choice(value, # the name given, e.g. a sampler's
+                 choices, # the names allowed, in the order the message lists them
+                 what:str, # what the name names, e.g. "sampler"
+                 hint:str="", # more help after the list
+                ):
+    "`value` if it is one of `choices`, else a `UserError` that lists them (corruption, snr, unet and the widget check names with it too)."
+    if value not in choices: raise UserError(f"Unknown {what} {value!r}: use one of {', '.join(map(str, choices))}{hint}.")
+    return value
+
 def names_to_config(class_names:list, # the class names, in label order
                    )->dict: # `{"0": name0, "1": name1, ...}`: what `model_index.json` holds
     "Class names as the index-to-name mapping kept in the pipeline's config (a list would read as a component)."
@@ -83,6 +93,13 @@ def check_class_names(class_names, # the names to check: a list, or the saved ma
     elif c.class_embed_type != "timestep": default_class_names(unet)  # raises: unsupported
     return names
 
+def has_null_class(unet:UNet2DModel, # a `UNet2DModel` (built by `conditional_unet`, loaded, or the original script's)
+                   num_classes:int, # the number of real classes
+                  )->bool:
+    "True if `unet` has a learned class table with one extra row, index `num_classes`, for \"no class\" (lesson 01)."
+    c = unet.config
+    return getattr(c, "class_embed_type", None) is None and getattr(c, "num_class_embeds", None) == num_classes + 1
+
 # %% ../nbs/05_pipeline.ipynb #aa356ec2
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
@@ -135,6 +152,7 @@ def clip_denoised_output(model_output:torch.Tensor, # the (guided) UNet output f
                          clip_range:float=1.0, # clip the predicted clean image to [-clip_range, clip_range]
                         )->torch.Tensor:
     "The model output whose predicted clean image x0 is clipped to the pixel range (same type as `model_output`)."
+    check_choice(prediction_type, ("epsilon", "sample", "v_prediction"), "prediction_type")
     if float(alpha_bar) >= 1: return model_output  # no noise at all: nothing to correct
     dtype = torch.promote_types(model_output.dtype, torch.float32)  # float32 at least (and no float64: MPS has none)
     ab = torch.as_tensor(alpha_bar).to(sample.device, dtype)
@@ -142,8 +160,7 @@ def clip_denoised_output(model_output:torch.Tensor, # the (guided) UNet output f
     x, out = sample.to(dtype), model_output.to(dtype)
     if prediction_type == "epsilon": x0 = (x - s * out) / a
     elif prediction_type == "sample": x0 = out
-    elif prediction_type == "v_prediction": x0 = a * x - s * out
-    else: raise ValueError(f"Unknown prediction_type {prediction_type!r}: use 'epsilon', 'sample' or 'v_prediction'.")
+    else: x0 = a * x - s * out  # v_prediction
     x0 = x0.clamp(-clip_range, clip_range)
     if prediction_type == "sample": return x0.to(model_output.dtype)
     eps = (x - a * x0) / s
@@ -156,15 +173,16 @@ def _step_kwargs(scheduler, generator):
     "`generator=` for the schedulers whose `step` draws noise (DDPM, DDIM with eta, SDE solvers)."
     return {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
 
-def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps=1,
-                callback_on_step_end_tensor_inputs=None):
+def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps, output_type="pil", callback_steps=1,
+                callback_on_step_end_tensor_inputs=None, flag=""):
+    "Check a call's arguments where they come in; `flag=\"--\"` names them as `class_ddpm_sample`'s flags."
     if isinstance(num_images_per_class, bool) or not isinstance(num_images_per_class, (int, np.integer)) or num_images_per_class < 1:
-        raise UserError(f"num_images_per_class must be a positive int, not {num_images_per_class!r}.")
-    _check_guidance(pipe, guidance_scale)
+        raise UserError(f"{flag}num_images_per_class {num_images_per_class!r}: must be an integer >= 1.")
+    _check_guidance(pipe, guidance_scale, flag)
     T = pipe.scheduler.config.num_train_timesteps
     if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, (int, np.integer)) or not 1 <= num_inference_steps <= T:
-        raise UserError(f"num_inference_steps must be an int from 1 to {T} (the steps the model was trained with), "
-                         f"not {num_inference_steps!r}.")
+        raise UserError(f"{flag}num_inference_steps {num_inference_steps!r}: must be an integer from 1 to {T} (the noise levels "
+                        "the model was trained with).")
     if output_type not in OUTPUT_TYPES:
         raise UserError(f"output_type must be 'pil', 'np' or 'pt' (or 'latent': x_0 in [-1, 1]), not {output_type!r}.")
     if not isinstance(callback_steps, int) or callback_steps < 1:
@@ -173,14 +191,17 @@ def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps,
     if bad: raise UserError(f"callback_on_step_end_tensor_inputs {bad} are not tensors of this pipeline: "
                              f"use some of {pipe._callback_tensor_inputs}.")
 
-def _check_guidance(pipe, guidance_scale):
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float, np.floating)) or not math.isfinite(guidance_scale):
-        raise UserError(f"guidance_scale must be a number (1 = no guidance), not {guidance_scale!r}.")
-    if guidance_scale != 1 and not pipe.has_null_class:
-        raise UserError(f"guidance_scale={guidance_scale} needs the null class ('no class', index {pipe.num_classes}) that "
+def _check_guidance(pipe, guidance_scale, flag=""):
+    "A guidance scale is a finite number >= 0 (as `class_ddpm_train` allows), and other than 1 only with the null class."
+    g = guidance_scale
+    if isinstance(g, bool) or not isinstance(g, (int, float, np.integer, np.floating)) or not (math.isfinite(g) and g >= 0):
+        raise UserError(f"{flag}guidance_scale {g!r}: must be a number >= 0 (1: no guidance).")
+    if g != 1 and not pipe.has_null_class:
+        raise UserError(f"{flag}guidance_scale {g:g} needs the null class ('no class', index {pipe.num_classes}) that "
                          f"classifier-free guidance compares against, but this model has none: {_no_null_why(pipe)}; it was "
-                         "trained without label dropout. Use guidance_scale=1.0, or train a model with a null class "
-                         "(conditional_unet(..., null_class=True) and label dropout, as class_ddpm_train does).")
+                         f"trained without label dropout. Use {flag + 'guidance_scale 1' if flag else 'guidance_scale=1.0'}, or "
+                         "train a model with a null class (conditional_unet(..., null_class=True) and label dropout, as "
+                         "class_ddpm_train does).")
 
 def _no_null_why(pipe)->str:
     c = pipe.unet.config
@@ -233,11 +254,12 @@ def _flatten(labels)->list:
     return [labels]
 
 def class_indices(class_labels, # an index, a class name, None (the null class), a list of these (nested lists are flattened), or an integer tensor
-                  class_names:list, # the model's class names, in label order
-                  null_class:bool=False, # whether `None`, the null class (index `len(class_names)`), may be asked for
-                 )->torch.Tensor: # the class indices, int64, shape (n,)
+                  class_names:list|int, # the model's class names, in label order, or how many classes it has (names "0", "1", ...)
+                  null_class:bool=False, # whether `None`, the null class (index `n`, the number of classes), may be asked for
+                 )->torch.Tensor: # the class indices, int64, shape (n,); the null class is `n`
     "Class indices for `class_labels`, each checked against `class_names` (unknown names and indices out of range raise)."
-    names, n = list(class_names), len(class_names)
+    names = [str(i) for i in range(class_names)] if isinstance(class_names, (int, np.integer)) else list(class_names)
+    n = len(names)
     if not isinstance(class_labels, (list, tuple, torch.Tensor, np.ndarray, str, int, np.integer, type(None))):
         raise TypeError(f"class_labels must be an index, a class name, None (no class), a list of these or a tensor, "
                         f"not {type(class_labels).__name__}.")
@@ -352,8 +374,7 @@ class ClassConditionalPipeline(DiffusionPipeline):
     @property
     def has_null_class(self)->bool:
         "Whether the UNet has the null class (index `num_classes`) for unconditional samples and classifier-free guidance."
-        c = self.unet.config  # as `class_ddpm.unet.has_null_class`; not imported, so that this file stands alone
-        return getattr(c, "class_embed_type", None) is None and getattr(c, "num_class_embeds", None) == self.num_classes + 1
+        return has_null_class(self.unet, self.num_classes)
 
     @property
     def id2label(self)->dict:
@@ -449,7 +470,6 @@ class ClassConditionalPipeline(DiffusionPipeline):
         step_kwargs, prediction_type = _step_kwargs(self.scheduler, generator), self.scheduler.config.prediction_type
         for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
             guided = self._guidance_scale != 1  # read each step: a callback may change it
-            if guided and not self.has_null_class: _check_guidance(self, self._guidance_scale)
             unet_labels = torch.cat([labels, torch.full_like(labels, self.num_classes)]) if guided else labels
             x = self.scheduler.scale_model_input(torch.cat([latents, latents]) if guided else latents, t)
             out = self.unet(x, t, class_labels=unet_labels).sample
@@ -462,6 +482,8 @@ class ClassConditionalPipeline(DiffusionPipeline):
                 step_tensors = {"latents": latents}
                 outputs = callback_on_step_end(self, i, t, {k: step_tensors[k] for k in callback_on_step_end_tensor_inputs})
                 latents = outputs.pop("latents", latents)
+                if self._guidance_scale != guidance_scale:  # the callback set another scale: checked as it comes in
+                    _check_guidance(self, self._guidance_scale); guidance_scale = self._guidance_scale
             if callback is not None and i % (callback_steps or 1) == 0: callback(i, t, latents)
         images = _postprocess(latents, output_type)
         self.maybe_free_model_hooks()
@@ -482,15 +504,14 @@ DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpmsolver": 20, "dpmsolver-sde": 20,
 _SAMPLER_ALIASES = {"dpm-solver++": "dpmsolver", "dpmsolver++": "dpmsolver", "sde-dpmsolver++": "dpmsolver-sde",
                     "sde-dpm-solver++": "dpmsolver-sde", "dpm-solver++-sde": "dpmsolver-sde"}
 
-def sampling_scheduler(name:str, # one of `SAMPLERS`: "ddpm", "ddim", "dpmsolver" (DPM-Solver++), "dpmsolver-sde" or "euler"
-                       config, # the training scheduler's config (e.g. `pipe.scheduler.config`), whose noise levels are kept
-                       **overrides, # any other setting of that scheduler class, e.g. `solver_order=3`
-                      ):
+def make_sampler(name:str, # one of `SAMPLERS`: "ddpm", "ddim", "dpmsolver" (DPM-Solver++), "dpmsolver-sde" or "euler"
+                 config, # the training scheduler's config (e.g. `pipe.scheduler.config`), whose noise levels are kept
+                 **overrides, # any other setting of that scheduler class, e.g. `solver_order=3`
+                ):
     "A diffusers scheduler of kind `name` for the noise levels in `config`, set up for sampling."
     key = name.lower().replace("_", "-").replace(" ", "-")
     key = _SAMPLER_ALIASES.get(key, key)
-    if key not in SAMPLERS: raise UserError(f"Unknown scheduler {name!r}: use one of {', '.join(SAMPLERS)}.")
-    cls, settings = SAMPLERS[key]
+    cls, settings = SAMPLERS[check_choice(key, SAMPLERS, "sampler")]
     return cls.from_config(config, **{**settings, **overrides})
 
 def sampler_name(scheduler, # a diffusers scheduler, e.g. `pipe.scheduler` of a loaded pipeline
@@ -506,9 +527,11 @@ def sampler_name(scheduler, # a diffusers scheduler, e.g. `pipe.scheduler` of a 
 _MOVED = {"labelled_grid": ("images", "labelled_grid"), "class_grid": ("images", "class_grid"),
           "denoising_gif": ("images", "denoising_gif"), "sample_to_folder": ("images", "sample_to_folder"),
           "make_parser": ("cli", "sample_parser"), "main": ("cli", "sample_main"), "DEFAULT_GUIDANCE": ("config", "DEFAULT_GUIDANCE")}
+_RENAMED = {"sampling_scheduler": "make_sampler"}  # other names of this module's own names
 
 def __getattr__(name:str):
     "Names that live in other class_ddpm modules, importable from here as before where class_ddpm is installed."
+    if name in _RENAMED: return globals()[_RENAMED[name]]
     if name in _MOVED:
         module, new = _MOVED[name]
         try: return getattr(importlib.import_module(f"class_ddpm.{module}"), new)
