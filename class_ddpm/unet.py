@@ -11,7 +11,7 @@ from diffusers import UNet2DModel
 from .errors import UserError
 
 # %% auto #0
-__all__ = ['PRESETS', 'fitting_preset', 'conditional_unet', 'has_null_class', 'check_class_labels']
+__all__ = ['PRESETS', 'conditional_unet', 'has_null_class', 'fitting_preset', 'check_class_labels']
 
 # %% ../nbs/01_unet.ipynb #1414852f
 PRESETS = {
@@ -26,15 +26,6 @@ PRESETS = {
                     down_block_types=("DownBlock2D",) * 4 + ("AttnDownBlock2D", "DownBlock2D"),
                     up_block_types=("UpBlock2D", "AttnUpBlock2D") + ("UpBlock2D",) * 4),
 }
-
-# %% ../nbs/01_unet.ipynb #233aa9ae
-def fitting_preset(resolution:int, # the image side in pixels
-                   preferred:str="cifar10", # the preset to take when it fits
-                  )->str|None: # a preset whose levels can halve `resolution`; None: none can
-    "`preferred` if its levels can halve `resolution` into whole pixels, else the largest preset that can (None if none can)."
-    def fits(name): return resolution % 2 ** (len(PRESETS[name]["block_out_channels"]) - 1) == 0
-    if preferred in PRESETS and fits(preferred): return preferred
-    return next((name for name in reversed(PRESETS) if fits(name)), None)  # PRESETS run from the smallest to the largest
 
 # %% ../nbs/01_unet.ipynb #388ed4f2
 def _check_resolution(resolution, levels, what):
@@ -95,6 +86,15 @@ def has_null_class(unet:UNet2DModel, # a `UNet2DModel` (built here, loaded, or t
     "True if `unet` has a learned class table with one extra row, index `num_classes`, for \"no class\"."
     cfg = unet.config
     return getattr(cfg, "class_embed_type", None) is None and getattr(cfg, "num_class_embeds", None) == num_classes + 1
+
+# %% ../nbs/01_unet.ipynb #233aa9ae
+def fitting_preset(resolution:int, # the image side in pixels
+                   preferred:str="cifar10", # the preset to take when it fits
+                  )->str|None: # a preset whose levels can halve `resolution`; None: none can
+    "`preferred` if its levels can halve `resolution` into whole pixels, else the largest preset that can (None if none can)."
+    def fits(name): return resolution % 2 ** (len(PRESETS[name]["block_out_channels"]) - 1) == 0
+    if preferred in PRESETS and fits(preferred): return preferred
+    return next((name for name in reversed(PRESETS) if fits(name)), None)  # PRESETS run from the smallest to the largest
 
 # %% ../nbs/01_unet.ipynb #a6844591
 def check_class_labels(class_labels, # an int, a sequence of ints or an integer tensor
