@@ -4,45 +4,28 @@
 
 # %% ../nbs/03_data.ipynb #693ba956
 from __future__ import annotations
-import glob, io, math, os, warnings
-from contextlib import contextmanager
-from pathlib import Path
+import math
+from functools import partial
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 from PIL import Image
-from .errors import UserError, UserPathError
+from .errors import UserError
+from .readers import RawImages, natural_channels, read_images, read_table, to_channels
+# the rest of the readers (Internals: readers), importable from here as well
+from .readers import (GREY_MODES, IMAGE_COLUMNS, LABEL_COLUMNS, METADATA_FILES, SPLIT_NAMES, check_image_folder,
+                                class_labels, find_columns, fit_num_classes)
 
 # %% auto #0
-__all__ = ['GREY_MODES', 'MAX_IN_MEMORY_BYTES', 'IMAGE_COLUMNS', 'LABEL_COLUMNS', 'SPLIT_NAMES', 'METADATA_FILES',
-           'natural_channels', 'to_channels', 'prepare_image', 'ImageDataset', 'find_columns', 'class_labels',
-           'fit_num_classes', 'from_hf_dataset', 'check_image_folder', 'load_image_dataset', 'step_generator',
-           'batches_per_epoch', 'batch_indices', 'epoch_batches']
+__all__ = ['MAX_IN_MEMORY_BYTES', 'prepare_image', 'ImageDataset', 'prepare_dataset', 'load_image_dataset', 'step_generator',
+           'batches_per_epoch', 'batch_indices', 'epoch_batches', 'from_hf_dataset', 'GREY_MODES', 'IMAGE_COLUMNS',
+           'LABEL_COLUMNS', 'SPLIT_NAMES', 'METADATA_FILES', 'natural_channels', 'to_channels', 'find_columns',
+           'class_labels', 'fit_num_classes', 'check_image_folder']
 
-# %% ../nbs/03_data.ipynb #da4133bf
-GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-
-def natural_channels(mode:str, # a PIL image mode, e.g. "L", "RGB", "P"
-                    )->int:
-    "1 for a grey PIL mode, else 3: the channel count an image keeps when `channels=None`."
-    return 1 if mode in GREY_MODES else 3
-
-def to_channels(im:Image.Image, # any PIL image
-                channels:int|None=None, # 1 (grey), 3 (RGB), or None for `natural_channels(im.mode)`
-               )->Image.Image:
-    "`im` in mode \"L\" or \"RGB\", with transparency composited on white."
-    channels = channels or natural_channels(im.mode)
-    if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit grey: scale to 8 bits, not clip
-        a = np.asarray(im, dtype=np.float64)
-        if a.max() > 255: a = a / 257 if a.max() <= 65535 else a * (255 / a.max())
-        im = Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8))
-    if im.mode == "P": im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    if im.mode in ("LA", "La", "PA", "RGBa"): im = im.convert("RGBA")
-    if im.mode == "RGBA":
-        im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im)
-    target = "L" if channels == 1 else "RGB"
-    return im if im.mode == target else im.convert(target)
+# %% ../nbs/03_data.ipynb #7806b8bb
+_all_ = ["GREY_MODES", "IMAGE_COLUMNS", "LABEL_COLUMNS", "SPLIT_NAMES", "METADATA_FILES", "natural_channels", "to_channels",
+         "find_columns", "class_labels", "fit_num_classes", "check_image_folder"]
 
 # %% ../nbs/03_data.ipynb #8063fc02
 def prepare_image(im:Image.Image, # any PIL image (not yet loaded is fine)
@@ -157,236 +140,34 @@ class ImageDataset(Dataset):
         fig.subplots_adjust(wspace=0.05, hspace=0.05)
         return fig
 
-# %% ../nbs/03_data.ipynb #2b909f41
-IMAGE_COLUMNS, LABEL_COLUMNS = ("img", "image"), ("label", "labels", "fine_label")
+# %% ../nbs/03_data.ipynb #0dce19ba
+MAX_IN_MEMORY_BYTES = 2 * 1024**3  # above this the images are decoded per item instead of kept as one tensor
 
-def find_columns(features, # a `datasets.Features` (`ds.features`)
-                 image_column:str|None=None, # the image column's name, or None to find it
-                 label_column:str|None=None, # the label column's name, or None to find it
-                )->tuple:
-    "The names of the image and label columns of a `datasets` table."
-    from datasets import ClassLabel, Image as HFImage
-    cols = list(features)
-    def pick(given, names, kind, what, flag):
-        if given is not None:
-            if given not in features:
-                raise UserError(f"There is no {what} column {given!r}: the columns are {cols}. Pass {flag}= one of them.")
-            return given
-        found = [c for c in names if c in features] or [c for c in cols if isinstance(features[c], kind)]
-        if not found:
-            raise UserError(f"Found no {what} column among {cols} (features: {dict(features)}). Pass {flag}= one of them.")
-        return found[0]
-    return (pick(image_column, IMAGE_COLUMNS, HFImage, "image", "image_column"),
-            pick(label_column, LABEL_COLUMNS, ClassLabel, "label", "label_column"))
+def _check_size(resolution, channels):
+    if not isinstance(resolution, (int, np.integer)) or resolution < 1:
+        raise UserError(f"resolution must be a positive int, not {resolution!r}.")
+    if channels not in (None, 1, 3): raise UserError(f"channels must be 1 (grey), 3 (RGB) or None (as the data is), not {channels!r}.")
 
-# %% ../nbs/03_data.ipynb #28deac73
-def class_labels(ds, # a `datasets.Dataset`
-                 label_column:str, # its label column
-                 num_classes:int|None=None, # the number of classes the model will have; None: as found
-                )->tuple:
-    "`(labels int64 tensor, class_names list of str)` from a label column, checked against `num_classes`."
-    from datasets import ClassLabel
-    feature, values = ds.features[label_column], list(ds[label_column])
-    if isinstance(feature, ClassLabel): names = [str(n) for n in feature.names]
-    elif all(isinstance(v, str) for v in values):
-        names = sorted(set(values)); index = {n: i for i, n in enumerate(names)}
-        values = [index[v] for v in values]
-    elif all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        names = [str(i) for i in range(max(values, default=-1) + 1)]
-    else:
-        raise UserError(f"Label column {label_column!r} holds {feature}, not class labels (ClassLabel, int or str). "
-                        f"Pass label_column= the column with the classes; the columns are {list(ds.features)}.")
-    labels = torch.tensor(values, dtype=torch.long)
-    if len(labels) and labels.min() < 0:
-        raise UserError(f"{int((labels < 0).sum())} rows of {label_column!r} have no label (-1), e.g. row "
-                        f"{int(torch.nonzero(labels < 0)[0])}; filter them out first (a test split without labels?).")
-    if len(labels) and labels.max() >= len(names):
-        raise UserError(f"Label {int(labels.max())} in {label_column!r} is past the {len(names)} class names {names}.")
-    return labels, fit_num_classes(names, num_classes)
-
-def fit_num_classes(names:list, # the class names found in the data
-                    num_classes:int|None=None, # the number the model will have; None: as found
-                   )->list:
-    "`names`, extended to `num_classes` names; an error if `num_classes` is smaller."
-    if num_classes is None: return list(names)
-    if num_classes < len(names):
-        raise UserError(f"num_classes={num_classes} is smaller than the {len(names)} classes found "
-                        f"({', '.join(names[:12])}{' ...' if len(names) > 12 else ''}): pass num_classes={len(names)} "
-                        "or more, or None to use the classes found.")
-    if num_classes > len(names):
-        warnings.warn(f"num_classes={num_classes} but the data has {len(names)} classes: classes "
-                      f"{len(names)}..{num_classes - 1} get no images (named by their index).")
-    return list(names) + [str(i) for i in range(len(names), num_classes)]
-
-# %% ../nbs/03_data.ipynb #f78a63a0
-def _open_image(value):  # a PIL image, {"bytes", "path"} from Image(decode=False), or a path
-    if isinstance(value, Image.Image): return value
-    if isinstance(value, dict):
-        return Image.open(io.BytesIO(value["bytes"])) if value.get("bytes") else Image.open(value["path"])
-    return Image.open(value)
-
-def _name(value, i):  # how to name row i in a message
-    path = value.get("path") if isinstance(value, dict) else None if isinstance(value, Image.Image) else value
-    return f"{path}" if path else f"row {i}"
-
-def _stack_images(values, resolution, channels, center_crop, labels=None, names=None):
-    "Prepare every image; return (images, kept row indices, channels). Bad images are skipped with one warning, unless a whole class is lost."
-    out, kept, bad = [], [], []
-    for i, v in enumerate(values):
-        try:
-            with _open_image(v) as im: out.append(prepare_image(im, resolution, channels, center_crop))
-            kept.append(i)
-        except Exception as e: bad.append(f"{_name(v, i)} ({type(e).__name__}: {e})")
-    if not out: raise UserError(f"None of the {len(bad)} images could be decoded (delete or re-save them), e.g. {bad[0]}.")
-    lost = sorted(set(labels.tolist()) - set(labels[kept].tolist())) if labels is not None and bad else []
-    if lost:  # every image of a class was unreadable: the class would silently vanish
-        raise UserError(f"None of the images of class {names[lost[0]]!r} could be decoded" + (f" (nor of {len(lost) - 1} other "
-                        "class(es))" if len(lost) > 1 else "") + f", e.g. {bad[0]}: delete or re-save them, or remove the class.")
-    if bad:
-        warnings.warn(f"Skipped {len(bad)} image(s) that could not be decoded (delete or re-save them): "
-                      + "; ".join(bad[:5]) + (" ..." if len(bad) > 5 else ""))
-    if channels is None:
-        channels = max(x.shape[0] for x in out)
-        out = [x.expand(channels, -1, -1) if x.shape[0] != channels else x for x in out]
-    if all(x.shape[-2:] == (resolution, resolution) for x in out): out = torch.stack(out)
-    return out, kept, channels
-
-class _RowReader:
-    "Per-item mode: decode row i of a `datasets` table with the image column stored undecoded."
-    def __init__(self, rows, column, resolution, channels, center_crop):
-        self.rows, self.column, self.resolution, self.channels, self.center_crop = rows, column, resolution, channels, center_crop
-    def __call__(self, i):
-        v = self.rows[int(i)][self.column]
-        try:
-            with _open_image(v) as im: return prepare_image(im, self.resolution, self.channels, self.center_crop)
-        except Exception as e:
-            raise UserError(f"Could not decode image {_name(v, i)} ({type(e).__name__}: {e}). Delete or re-save it, "
-                            "or load with in_memory=True to skip bad images with a warning.") from e
-
-# %% ../nbs/03_data.ipynb #bd099165
-def from_hf_dataset(ds, # a `datasets.Dataset` (or a `DatasetDict`, of which `split` is taken)
+def prepare_dataset(raw:RawImages, # images not yet decoded, with labels and class names (what `read_images` returns)
                     resolution:int=16, # the side of the square images
                     channels:int|None=None, # 1 (grey), 3 (RGB), or None: 1 if every image is grey, else 3
-                    center_crop:bool=True, # crop the centre; False: a new random crop each time an image is read
-                    random_flip:bool=False, # flip left-right at random (off by default: it changes what digits and letters mean)
-                    image_column:str|None=None, # the image column; None: found as in `find_columns`
-                    label_column:str|None=None, # the label column; None: found as in `find_columns`
-                    split:str="train", # used only when `ds` is a `DatasetDict`
-                    num_classes:int|None=None, # the model's number of classes; None: as found
-                    in_memory:bool|None=None, # keep the prepared images as one tensor; None: when under `MAX_IN_MEMORY_BYTES`
-                    source:str="", # a name for `repr`
+                    center_crop:bool=True, # crop the centre of the resized image; False: a random crop per read
+                    random_flip:bool=False, # flip left-right at random
+                    in_memory:bool|None=None, # keep the images as one uint8 tensor; None: when under `MAX_IN_MEMORY_BYTES`
                    )->ImageDataset:
-    "An `ImageDataset` from a `datasets` table: the code the hub and the folder sources share."
-    import datasets
-    from datasets import Image as HFImage, Value
-    if isinstance(ds, datasets.DatasetDict):
-        if split not in ds: raise UserError(f"There is no split {split!r}: the splits are {list(ds)}. Pass split= one of them.")
-        ds = ds[split]
-    if not isinstance(ds, datasets.Dataset):
-        raise TypeError(f"Expected a datasets.Dataset, got {type(ds).__name__} (streaming datasets are not supported).")
-    if channels not in (None, 1, 3): raise UserError(f"channels must be 1 (grey), 3 (RGB) or None (as the data is), not {channels!r}.")
-    if len(ds) == 0: raise UserError(f"The dataset {source or ''} has no rows.")
-    img_col, lab_col = find_columns(ds.features, image_column, label_column)
-    if not (isinstance(ds.features[img_col], HFImage) or ds.features[img_col] == Value("string")):
-        raise UserError(f"Column {img_col!r} holds {ds.features[img_col]}, not images. Pass image_column= the image column "
-                        f"(the columns are {list(ds.features)}).")
-    labels, names = class_labels(ds, lab_col, num_classes)
-    rows = ds.select_columns([img_col]).cast_column(img_col, HFImage(decode=False))
-    if in_memory is None: in_memory = len(ds) * (channels or 3) * resolution**2 <= MAX_IN_MEMORY_BYTES
-    if in_memory:
-        values = (v for batch in rows.iter(batch_size=1000) for v in batch[img_col])
-        images, kept, channels = _stack_images(values, resolution, channels, center_crop, labels, names)
-        return ImageDataset(images, labels[kept], names, channels, resolution, random_flip, source=source)
-    if channels is None:  # decide from the headers of the first images (opening reads no pixels)
-        modes = set()
-        for i in range(min(len(rows), 256)):
-            try:
-                with _open_image(rows[i][img_col]) as im: modes.add(im.mode)
-            except Exception: pass  # reported by name when the image is read
-        channels = max((natural_channels(m) for m in modes), default=3)
-    reader = _RowReader(rows, img_col, resolution, channels, center_crop)
-    return ImageDataset(None, labels, names, channels, resolution, random_flip, reader=reader, source=source)
-
-# %% ../nbs/03_data.ipynb #e5eeb898
-SPLIT_NAMES = ("train", "training", "validation", "valid", "val", "dev", "test", "testing", "eval", "evaluation")
-METADATA_FILES = ("metadata.csv", "metadata.jsonl", "metadata.parquet")
-
-def _image_extensions():
-    from datasets.packaged_modules.imagefolder.imagefolder import ImageFolder
-    return set(ImageFolder.EXTENSIONS)  # exactly what imagefolder accepts
-
-def _hidden(p:Path)->bool: return p.name.startswith((".", "__"))  # .DS_Store, .ipynb_checkpoints, __MACOSX
-
-def _listing(names, n=5): return ", ".join(str(x) for x in names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
-
-def check_image_folder(path, # a folder of class folders: path/<class name>/<image>
-                       split:str="train", # read path/<split> when path holds split folders (train/, test/, ...)
-                      )->tuple:
-    "`(image files, class names)` of a folder of class folders, or an error saying what is wrong with it."
-    root = Path(path).expanduser()
-    layout = "put one folder per class in it, each holding that class's images: root/<class name>/<image>"
-    if not root.exists():
-        raise UserPathError(f"{root} does not exist. Pass an existing folder of class folders (root/<class name>/<image>), "
-                            "'digits', or a Hugging Face dataset name.")
-    if not root.is_dir(): raise UserError(f"{root} is a file, not a folder: {layout}.")
-    exts = _image_extensions()
-    is_image = lambda p: p.is_file() and p.suffix.lower() in exts
-    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p))
-    if dirs and all(d.name.lower() in SPLIT_NAMES for d in dirs):
-        if not (root / split).is_dir():
-            raise UserError(f"{root} holds the split folders {[d.name for d in dirs]} but no {split!r}: pass split= one of them.")
-        root = root / split
-        dirs = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p))
-    top = sorted(p for p in root.iterdir() if p.is_file() and not _hidden(p))
-    stray = [p.name for p in top if is_image(p)]
-    if not dirs and not top: raise UserError(f"{root} is empty: {layout}.")
-    if not dirs and stray:
-        raise UserError(f"{root} holds {len(stray)} images ({_listing(stray, 3)}) but no class folders, so there are no labels: {layout}.")
-    if not dirs: raise UserError(f"{root} holds no images and no class folders (only {_listing([p.name for p in top], 3)}): {layout}.")
-    if stray:  # e.g. the grid.png that class_ddpm_sample writes beside its class folders
-        warnings.warn(f"Ignoring {len(stray)} image(s) beside the class folders of {root} ({_listing(stray, 3)}): they have no "
-                      "class. Move them into a class folder to train on them.")
-    files, others = [], [p for p in top if p.name not in METADATA_FILES]
-    for d in dirs:
-        entries = sorted(p for p in d.iterdir() if not _hidden(p))
-        images = [p for p in entries if is_image(p)]
-        nested = [p for p in entries if p.is_dir() and any(is_image(q) for q in p.rglob("*"))]
-        if nested:
-            raise UserError(f"Class folder {d} has subfolders with images ({_listing([p.name for p in nested], 3)}); "
-                            "images must sit directly in their class folder. Move them up, or make each subfolder a class.")
-        if not images:
-            raise UserError(f"Class folder {d} has no images, so its class would silently vanish and the labels after it "
-                            "shift. Add images to it or delete it.")
-        files += images; others += [p for p in entries if p.is_file() and not is_image(p)]
-    if others:
-        warnings.warn(f"Ignoring {len(others)} file(s) that are not images (by their extension): "
-                      f"{_listing([str(p.relative_to(root)) for p in others])}.")
-    return files, [d.name for d in dirs]
-
-# %% ../nbs/03_data.ipynb #ce3bd188
-def _digits(split):
-    from sklearn.datasets import load_digits
-    if split != "train": raise UserError(f"The digits have one split, 'train' (all 1,797 images), not {split!r}.")
-    d = load_digits()
-    pixels = np.round(d.images * (255 / 16)).astype(np.uint8)
-    return [Image.fromarray(a) for a in pixels], torch.as_tensor(d.target), [str(i) for i in range(10)]
-
-@contextmanager
-def _quiet_progress():  # no "Generating train split" bars for a local folder
-    import datasets
-    was_on = not datasets.are_progress_bars_disabled()
-    datasets.disable_progress_bars()
-    try: yield
-    finally:
-        if was_on: datasets.enable_progress_bars()
-
-def _load_hub(name, dataset_config_name, split, cache_dir):
-    "The real `load_dataset` call: a Hub name, or a local copy (git clone) of a Hub dataset repository."
-    import datasets
-    return datasets.load_dataset(name, dataset_config_name, split=split, cache_dir=cache_dir)
-
-def _looks_like_path(s:str)->bool:
-    return os.path.isabs(s) or s.startswith((".", "~")) or "\\" in s or s.count("/") > 1
+    "An `ImageDataset` of `raw`, every image prepared once (or, too big for memory, each time it is read)."
+    _check_size(resolution, channels)
+    resolution = int(resolution)
+    if in_memory is None: in_memory = len(raw) * (channels or 3) * resolution**2 <= MAX_IN_MEMORY_BYTES
+    if not in_memory:  # channels=None: decided from the headers of the first images
+        channels = channels or max((natural_channels(m) for m in raw.modes()), default=3)
+        reader = partial(raw.decode, fn=partial(prepare_image, resolution=resolution, channels=channels, center_crop=center_crop))
+        return ImageDataset(None, raw.labels, raw.class_names, channels, resolution, random_flip, reader=reader, source=raw.source)
+    images, kept = raw.decode_all(partial(prepare_image, resolution=resolution, channels=channels, center_crop=center_crop))
+    channels = channels or max(x.shape[0] for x in images)  # a mix of grey and colour becomes colour
+    images = [x.expand(channels, -1, -1) for x in images]
+    if all(x.shape[-2:] == (resolution, resolution) for x in images): images = torch.stack(images)
+    return ImageDataset(images, raw.labels[kept], raw.class_names, channels, resolution, random_flip, source=raw.source)
 
 # %% ../nbs/03_data.ipynb #8e9c4779
 def load_image_dataset(source="digits", # "digits", a folder of class folders, a Hub dataset name, or a `datasets.Dataset`
@@ -403,46 +184,9 @@ def load_image_dataset(source="digits", # "digits", a folder of class folders, a
                        in_memory:bool|None=None, # keep the images as one uint8 tensor; None: when under `MAX_IN_MEMORY_BYTES`
                       )->ImageDataset:
     "A torch `Dataset` of `(image (C, R, R) in [-1, 1], label)` with `.class_names`, `.channels` and `.resolution`."
-    if not isinstance(resolution, (int, np.integer)) or resolution < 1:
-        raise UserError(f"resolution must be a positive int, not {resolution!r}.")
-    if channels not in (None, 1, 3): raise UserError(f"channels must be 1 (grey), 3 (RGB) or None (as the data is), not {channels!r}.")
-    kw = dict(resolution=int(resolution), channels=channels, center_crop=center_crop, random_flip=random_flip,
-              num_classes=num_classes, in_memory=in_memory)
-    if isinstance(source, str) and source == "digits":  # no `datasets` import: the digits load in a tenth of a second
-        images, labels, names = _digits(split)
-        names = fit_num_classes(names, num_classes)
-        imgs, kept, ch = _stack_images(images, kw["resolution"], channels, center_crop)
-        return ImageDataset(imgs, labels[kept], names, ch, kw["resolution"], random_flip, source="digits")
-    import datasets
-    if isinstance(source, (datasets.Dataset, datasets.DatasetDict)):
-        return from_hf_dataset(source, image_column=image_column, label_column=label_column, split=split, source="a datasets table", **kw)
-    path = Path(source).expanduser()
-    cols = dict(image_column=image_column, label_column=label_column)
-    if isinstance(source, os.PathLike) or path.exists() or _looks_like_path(str(source)):
-        if path.is_dir() and ((path / "dataset_dict.json").exists() or (path / "state.json").exists()):
-            return from_hf_dataset(datasets.load_from_disk(str(path)), split=split, source=str(path), **cols, **kw)
-        if path.is_dir() and next(path.rglob("*.parquet"), None) is not None:  # a local copy of a Hub dataset repository
-            return from_hf_dataset(_load_hub(str(path), dataset_config_name, split, cache_dir), source=str(path), **cols, **kw)
-        if path.is_dir() and any((path / m).exists() for m in METADATA_FILES):
-            with _quiet_progress():
-                ds = datasets.load_dataset("imagefolder", data_dir=str(path), split=split, cache_dir=cache_dir)
-            return from_hf_dataset(ds, source=str(path), **cols, **kw)
-        files, _ = check_image_folder(path, split)
-        with _quiet_progress():  # data_files are glob patterns: escape `[`, `*`, `?` in file names
-            ds = datasets.load_dataset("imagefolder", data_files={split: [glob.escape(str(f)) for f in files]}, split=split,
-                                       drop_labels=False, cache_dir=cache_dir)
-        if len(ds) != len(files): raise RuntimeError(f"imagefolder read {len(ds)} of the {len(files)} images in {path}.")
-        return from_hf_dataset(ds, image_column="image", label_column="label", source=str(path), **kw)
-    try: ds = _load_hub(source, dataset_config_name, split, cache_dir)
-    except (OSError, ValueError) as e:  # not found, offline, no such config or split: what the user named (OSError covers the Hub's errors)
-        raise UserError(f"Could not load {source!r} from the Hugging Face Hub ({e}). It is not a local folder either "
-                        f"(there is no {path.absolute()}).") from e
-    except Exception as e:
-        msg = f"Could not load {source!r} from the Hugging Face Hub ({e}). It is not a local folder either (there is no {path.absolute()})."
-        try: err = type(e)(msg)
-        except Exception: err = RuntimeError(msg)
-        raise err from e
-    return from_hf_dataset(ds, source=source, **cols, **kw)
+    _check_size(resolution, channels)  # before reading: a download can take minutes
+    raw = read_images(source, split, image_column, label_column, num_classes, cache_dir, dataset_config_name)
+    return prepare_dataset(raw, resolution, channels, center_crop, random_flip, in_memory)
 
 # %% ../nbs/03_data.ipynb #957ee60b
 def step_generator(*key:int, # e.g. (seed, epoch) or (seed, micro_step, process_index)
@@ -497,3 +241,21 @@ def epoch_batches(data, # an `ImageDataset` (anything with `__getitems__` and `_
     for idx in plan:
         items = data.__getitems__(idx)
         yield torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+# %% ../nbs/03_data.ipynb #b1aebd97
+def from_hf_dataset(ds, # a `datasets.Dataset` (or a `DatasetDict`, of which `split` is taken)
+                    resolution:int=16, # the side of the square images
+                    channels:int|None=None, # 1 (grey), 3 (RGB), or None: 1 if every image is grey, else 3
+                    center_crop:bool=True, # crop the centre; False: a new random crop each time an image is read
+                    random_flip:bool=False, # flip left-right at random (off by default: it changes what digits and letters mean)
+                    image_column:str|None=None, # the image column; None: found as in `find_columns`
+                    label_column:str|None=None, # the label column; None: found as in `find_columns`
+                    split:str="train", # used only when `ds` is a `DatasetDict`
+                    num_classes:int|None=None, # the model's number of classes; None: as found
+                    in_memory:bool|None=None, # keep the prepared images as one tensor; None: when under `MAX_IN_MEMORY_BYTES`
+                    source:str="", # a name for `repr`
+                   )->ImageDataset:
+    "An `ImageDataset` from a `datasets` table."
+    _check_size(resolution, channels)
+    raw = read_table(ds, image_column, label_column, split, num_classes, source)
+    return prepare_dataset(raw, resolution, channels, center_crop, random_flip, in_memory)
