@@ -23,7 +23,10 @@ from .snr import diffusion_loss
 from .config import TrainConfig
 # the run around the step (Internals: the training run)
 from .run_loop import finish, on_failure, set_up, train_loop
-# the parts of a run that live in modules of their own (the Internals), importable from here as before
+
+
+# %% ../nbs/04_training.ipynb #cef7cb3b
+# the parts of a run that live in modules of their own (the Internals), re-exported: `from class_ddpm.training import ...`
 from .run_loop import (CPU_BUDGET_S, WARMUP_SHARE, build_unet, load_data, make_optimizer,
                                  step_seconds)
 from .config import (CHOICES, DATASET_DEFAULTS, DEFAULT_GUIDANCE, DIGITS_DEFAULTS, check_config, check_memory,
@@ -34,7 +37,6 @@ from .checkpoints import (EMA_FOLDER, STATE_FILE, check_checkpoint_fits, discard
 from .run_files import METRICS_COLUMNS, METRICS_FILE, plot_loss, read_metrics, save_model_card, write_progress_gif
 from .data import batch_indices, batches_per_epoch, epoch_batches, step_generator
 
-# %% ../nbs/04_training.ipynb #cef7cb3b
 _all_ = ["WARMUP_SHARE", "CPU_BUDGET_S", "load_data", "build_unet", "make_optimizer", "step_seconds",
          "CHOICES", "DATASET_DEFAULTS", "DEFAULT_GUIDANCE", "DIGITS_DEFAULTS", "TrainConfig", "check_config", "resolve_config",
          "uses_digits", "EMA_FOLDER", "STATE_FILE", "check_checkpoint_fits", "find_checkpoint", "list_checkpoints",
