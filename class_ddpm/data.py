@@ -4,28 +4,28 @@
 
 # %% ../nbs/03_data.ipynb #693ba956
 from __future__ import annotations
-import math
 from functools import partial
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 from PIL import Image
-from .errors import UserError
-from .readers import RawImages, natural_channels, read_images, read_table, to_channels
-# the rest of the readers (Internals: readers), importable from here as well
+from .readers import RawImages, read_images, read_table, to_channels
+from .batches import StoredImages, _check_size, store_images
+# the readers (Internals: readers) and the batches of training (Internals: storage and batches), importable from here as well
 from .readers import (GREY_MODES, IMAGE_COLUMNS, LABEL_COLUMNS, METADATA_FILES, SPLIT_NAMES, check_image_folder,
-                                class_labels, find_columns, fit_num_classes)
+                                class_labels, find_columns, fit_num_classes, natural_channels)
+from .batches import MAX_IN_MEMORY_BYTES, batch_indices, batches_per_epoch, epoch_batches, step_generator
 
 # %% auto #0
-__all__ = ['MAX_IN_MEMORY_BYTES', 'prepare_image', 'ImageDataset', 'prepare_dataset', 'load_image_dataset', 'step_generator',
-           'batches_per_epoch', 'batch_indices', 'epoch_batches', 'from_hf_dataset', 'GREY_MODES', 'IMAGE_COLUMNS',
-           'LABEL_COLUMNS', 'SPLIT_NAMES', 'METADATA_FILES', 'natural_channels', 'to_channels', 'find_columns',
-           'class_labels', 'fit_num_classes', 'check_image_folder']
+__all__ = ['prepare_image', 'ImageDataset', 'prepare_dataset', 'load_image_dataset', 'from_hf_dataset', 'GREY_MODES',
+           'IMAGE_COLUMNS', 'LABEL_COLUMNS', 'SPLIT_NAMES', 'METADATA_FILES', 'natural_channels', 'to_channels',
+           'find_columns', 'class_labels', 'fit_num_classes', 'check_image_folder', 'MAX_IN_MEMORY_BYTES',
+           'step_generator', 'batches_per_epoch', 'batch_indices', 'epoch_batches']
 
 # %% ../nbs/03_data.ipynb #7806b8bb
 _all_ = ["GREY_MODES", "IMAGE_COLUMNS", "LABEL_COLUMNS", "SPLIT_NAMES", "METADATA_FILES", "natural_channels", "to_channels",
-         "find_columns", "class_labels", "fit_num_classes", "check_image_folder"]
+         "find_columns", "class_labels", "fit_num_classes", "check_image_folder",
+         "MAX_IN_MEMORY_BYTES", "step_generator", "batches_per_epoch", "batch_indices", "epoch_batches"]
 
 # %% ../nbs/03_data.ipynb #8063fc02
 def prepare_image(im:Image.Image, # any PIL image (not yet loaded is fine)
@@ -47,107 +47,28 @@ def prepare_image(im:Image.Image, # any PIL image (not yet loaded is fine)
     return a[None] if a.ndim == 2 else a.permute(2, 0, 1).contiguous()
 
 # %% ../nbs/03_data.ipynb #b69ba99f
-MAX_IN_MEMORY_BYTES = 2 * 1024**3  # above this the images are decoded per item instead of kept as one tensor
-
-class ImageDataset(Dataset):
+class ImageDataset(StoredImages):
     "A torch `Dataset` of `(image float (C, R, R) in [-1, 1], label int)` with ordered `class_names`."
     def __init__(self,
-                 images:Tensor|list|None, # uint8 (N, C, R, R), or a list of uint8 (C, H, W) to crop at random; None: per item
+                 images, # uint8 (N, C, R, R); or a list of uint8 (C, H, W), or `PerItem`: see Internals
                  labels:Tensor, # int64 (N,)
                  class_names:list, # the name of each label, in label order
                  channels:int, # 1 or 3
                  resolution:int, # the side R of every image returned
                  random_flip:bool=False, # flip each image left-right with probability 1/2
-                 reader=None, # per-item mode: `reader(i)` gives a uint8 (C, H, W) tensor, short side R
                  source:str="", # where the data came from, for `repr`
                 ):
         self.images, self.labels, self.class_names = images, torch.as_tensor(labels, dtype=torch.long), list(class_names)
-        self.channels, self.resolution, self.random_flip, self.reader, self.source = channels, resolution, random_flip, reader, source
+        self.channels, self.resolution, self.random_flip, self.source = channels, resolution, random_flip, source
 
-    @property
-    def in_memory(self)->bool: return self.images is not None
-    @property
-    def num_classes(self)->int: return len(self.class_names)
     def __len__(self): return len(self.labels)
-    def __repr__(self):
-        mode = "in memory" if self.in_memory else "decoded per item"
-        return (f"ImageDataset({len(self)} images, {self.num_classes} classes, {self.channels}x{self.resolution}x{self.resolution}, "
-                f"{mode}{', random flip' if self.random_flip else ''}{', from ' + self.source if self.source else ''})")
-
-    def _augment(self, x:Tensor)->Tensor:  # uint8 (C, H, W) -> float (C, R, R) in [-1, 1]
-        R, (h, w) = self.resolution, x.shape[-2:]
-        if (h, w) != (R, R):
-            top, left = torch.randint(h - R + 1, ()).item(), torch.randint(w - R + 1, ()).item()
-            x = x[:, top:top + R, left:left + R]
-        if self.random_flip and torch.rand(()) < 0.5: x = x.flip(-1)
-        return x.float().div_(127.5).sub_(1)
 
     def __getitem__(self, i:int):
-        x = self.images[i] if self.in_memory else self.reader(i)
-        return self._augment(x), int(self.labels[i])
-
-    def _batch(self, idx:Tensor, generator=None):  # in-memory tensor only: one indexing op per batch
-        x = self.images.index_select(0, idx)  # much faster than images[idx] for a 4-d tensor
-        if self.random_flip:
-            flip = torch.rand(len(idx), generator=generator) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        return x.float().div_(127.5).sub_(1), self.labels.index_select(0, idx)
-
-    def __getitems__(self, indices:list)->list:
-        "A batch of items at once (what a `DataLoader` calls): one tensor index when the images are in memory."
-        if isinstance(self.images, Tensor):
-            x, y = self._batch(torch.as_tensor(indices, dtype=torch.long))
-            return list(zip(x.unbind(0), y.tolist()))
-        return [self[i] for i in indices]
-
-    def batches(self,
-                batch_size:int=64, # images per batch
-                shuffle:bool=True, # a new random order each call
-                drop_last:bool=False, # skip a last, smaller batch
-                generator:torch.Generator|None=None, # for the order and the flips; None: torch's global one
-               ):
-        "Yield `(images float (B, C, R, R), labels int64 (B,))` for one epoch, without a `DataLoader`."
-        n = len(self)
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        for s in range(0, n, batch_size):
-            idx = order[s:s + batch_size]
-            if drop_last and len(idx) < batch_size: break
-            if isinstance(self.images, Tensor): yield self._batch(idx, generator)
-            else:
-                xs, ys = zip(*(self[i] for i in idx.tolist()))
-                yield torch.stack(xs), torch.tensor(ys)
-
-    def show(self,
-             n_per_class:int=8, # images in each row
-             classes:list|None=None, # label indices to show, one row each; None: the first 10
-             scale:float=0.6, # inches per image
-            ):
-        "A matplotlib figure with one row of images per class, labelled with the class names."
-        import matplotlib.pyplot as plt
-        classes = list(range(min(self.num_classes, 10))) if classes is None else list(classes)
-        fig, axs = plt.subplots(len(classes), n_per_class, figsize=(n_per_class * scale, len(classes) * scale), squeeze=False)
-        for row, c in zip(axs, classes):
-            idx = torch.nonzero(self.labels == c).flatten()[:n_per_class].tolist()
-            for j, ax in enumerate(row):
-                ax.set_xticks([]); ax.set_yticks([])
-                for s in ax.spines.values(): s.set_visible(False)
-                if j < len(idx):  # as stored: no random flip, the centre of a not-yet-cropped image
-                    x = self.images[idx[j]] if self.in_memory else self.reader(idx[j])
-                    (h, w), R = x.shape[-2:], self.resolution
-                    x = x[:, (h - R) // 2:(h - R) // 2 + R, (w - R) // 2:(w - R) // 2 + R]
-                    ax.imshow(x[0] if self.channels == 1 else x.permute(1, 2, 0), cmap="gray", vmin=0, vmax=255)
-            row[0].set_ylabel(self.class_names[c], rotation=0, ha="right", va="center")
-        fig.subplots_adjust(wspace=0.05, hspace=0.05)
-        return fig
+        x = self.image(i)  # uint8 (C, R, R)
+        if self.random_flip and torch.rand(()) < 0.5: x = x.flip(-1)
+        return x.float() / 127.5 - 1, int(self.labels[i])
 
 # %% ../nbs/03_data.ipynb #0dce19ba
-MAX_IN_MEMORY_BYTES = 2 * 1024**3  # above this the images are decoded per item instead of kept as one tensor
-
-def _check_size(resolution, channels):
-    if not isinstance(resolution, (int, np.integer)) or resolution < 1:
-        raise UserError(f"resolution must be a positive int, not {resolution!r}.")
-    if channels not in (None, 1, 3): raise UserError(f"channels must be 1 (grey), 3 (RGB) or None (as the data is), not {channels!r}.")
-
 def prepare_dataset(raw:RawImages, # images not yet decoded, with labels and class names (what `read_images` returns)
                     resolution:int=16, # the side of the square images
                     channels:int|None=None, # 1 (grey), 3 (RGB), or None: 1 if every image is grey, else 3
@@ -157,17 +78,9 @@ def prepare_dataset(raw:RawImages, # images not yet decoded, with labels and cla
                    )->ImageDataset:
     "An `ImageDataset` of `raw`, every image prepared once (or, too big for memory, each time it is read)."
     _check_size(resolution, channels)
-    resolution = int(resolution)
-    if in_memory is None: in_memory = len(raw) * (channels or 3) * resolution**2 <= MAX_IN_MEMORY_BYTES
-    if not in_memory:  # channels=None: decided from the headers of the first images
-        channels = channels or max((natural_channels(m) for m in raw.modes()), default=3)
-        reader = partial(raw.decode, fn=partial(prepare_image, resolution=resolution, channels=channels, center_crop=center_crop))
-        return ImageDataset(None, raw.labels, raw.class_names, channels, resolution, random_flip, reader=reader, source=raw.source)
-    images, kept = raw.decode_all(partial(prepare_image, resolution=resolution, channels=channels, center_crop=center_crop))
-    channels = channels or max(x.shape[0] for x in images)  # a mix of grey and colour becomes colour
-    images = [x.expand(channels, -1, -1) for x in images]
-    if all(x.shape[-2:] == (resolution, resolution) for x in images): images = torch.stack(images)
-    return ImageDataset(images, raw.labels[kept], raw.class_names, channels, resolution, random_flip, source=raw.source)
+    prepare = partial(prepare_image, resolution=int(resolution), center_crop=center_crop)
+    images, labels, channels = store_images(raw, prepare, int(resolution), channels, in_memory)
+    return ImageDataset(images, labels, raw.class_names, channels, int(resolution), random_flip, source=raw.source)
 
 # %% ../nbs/03_data.ipynb #8e9c4779
 def load_image_dataset(source="digits", # "digits", a folder of class folders, a Hub dataset name, or a `datasets.Dataset`
@@ -187,60 +100,6 @@ def load_image_dataset(source="digits", # "digits", a folder of class folders, a
     _check_size(resolution, channels)  # before reading: a download can take minutes
     raw = read_images(source, split, image_column, label_column, num_classes, cache_dir, dataset_config_name)
     return prepare_dataset(raw, resolution, channels, center_crop, random_flip, in_memory)
-
-# %% ../nbs/03_data.ipynb #957ee60b
-def step_generator(*key:int, # e.g. (seed, epoch) or (seed, micro_step, process_index)
-                   device=None, # where its numbers are drawn: None for the CPU, or the accelerator's device
-                  )->torch.Generator:
-    "A `torch.Generator` on `device` seeded from a tuple of ints (well mixed by numpy's `SeedSequence`)."
-    seed = int(np.random.SeedSequence([int(k) for k in key]).generate_state(1, np.uint64)[0] >> 1)
-    return torch.Generator(device or "cpu").manual_seed(seed)
-
-def batches_per_epoch(n:int, # images in the dataset
-                      batch_size:int, # images per process per batch
-                      num_processes:int=1, # processes sharing each global batch
-                     )->int:
-    "Batches in one epoch, counting a last, smaller one."
-    return math.ceil(n / (batch_size * num_processes))
-
-def batch_indices(n:int, # images in the dataset
-                  batch_size:int, # images per process per batch
-                  seed:int, # the run's seed
-                  epoch:int, # which epoch (0-based)
-                  k:int, # which batch of the epoch (0-based)
-                  num_processes:int=1, # processes sharing each global batch
-                  process_index:int=0, # this process
-                 )->torch.Tensor: # int64 indices into the dataset
-    "The dataset indices of batch `k` of `epoch` for one process: a pure function of its arguments."
-    order = torch.randperm(n, generator=step_generator(seed, epoch))
-    g = batch_size * num_processes
-    chunk = order[k * g:(k + 1) * g]
-    if len(chunk) < g:  # the last batch: share it evenly, topping up from the start of the order
-        per = math.ceil(len(chunk) / num_processes)
-        chunk = torch.cat([chunk, order[:per * num_processes - len(chunk)]])
-        return chunk[process_index * per:(process_index + 1) * per]
-    return chunk[process_index * batch_size:(process_index + 1) * batch_size]
-
-# %% ../nbs/03_data.ipynb #f2a3ec9c
-def epoch_batches(data, # an `ImageDataset` (anything with `__getitems__` and `__len__`)
-                  batch_size:int, # images per process per batch
-                  seed:int, # the run's seed
-                  epoch:int, # which epoch
-                  start:int=0, # the first batch to yield (where a resumed run picks up)
-                  num_processes:int=1, # processes sharing each global batch
-                  process_index:int=0, # this process
-                  num_workers:int=0, # DataLoader workers for data decoded per item
-                 ):
-    "Yield `(images, labels)` for batches `start`, `start + 1`, ... of `epoch`, as `batch_indices` plans them."
-    n = len(data)
-    plan = [batch_indices(n, batch_size, seed, epoch, k, num_processes, process_index).tolist()
-            for k in range(start, batches_per_epoch(n, batch_size, num_processes))]
-    if num_workers and not getattr(data, "in_memory", False):
-        yield from torch.utils.data.DataLoader(data, batch_sampler=plan, num_workers=num_workers)
-        return
-    for idx in plan:
-        items = data.__getitems__(idx)
-        yield torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
 
 # %% ../nbs/03_data.ipynb #b1aebd97
 def from_hf_dataset(ds, # a `datasets.Dataset` (or a `DatasetDict`, of which `split` is taken)

@@ -23,7 +23,8 @@ from diffusers.training_utils import EMAModel
 from tqdm import tqdm
 
 from .corruption import make_scheduler
-from .data import batches_per_epoch, epoch_batches, load_image_dataset, step_generator
+from .batches import batches_per_epoch, epoch_batches, step_generator
+from .data import load_image_dataset
 from .errors import Stopped, UserError, is_main_process, user_input
 from .images import class_grid
 from .pipeline import ClassConditionalPipeline, has_null_class, make_sampler

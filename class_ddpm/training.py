@@ -35,7 +35,7 @@ from .checkpoints import (EMA_FOLDER, STATE_FILE, check_checkpoint_fits, discard
                                     interrupt_after, list_checkpoints, load_checkpoint, prepare_output_dir, prune_checkpoints,
                                     register_ema_hooks, restore_replaced_run, resume_point, save_checkpoint)
 from .run_files import METRICS_COLUMNS, METRICS_FILE, plot_loss, read_metrics, save_model_card, write_progress_gif
-from .data import batch_indices, batches_per_epoch, epoch_batches, step_generator
+from .batches import batch_indices, batches_per_epoch, epoch_batches, step_generator
 
 _all_ = ["WARMUP_SHARE", "CPU_BUDGET_S", "load_data", "build_unet", "make_optimizer", "step_seconds",
          "CHOICES", "DATASET_DEFAULTS", "DEFAULT_GUIDANCE", "DIGITS_DEFAULTS", "TrainConfig", "check_config", "resolve_config",
