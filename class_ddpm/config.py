@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['DEFAULT_GUIDANCE', 'CHOICES', 'ALIASES', 'DIGITS_DEFAULTS', 'DATASET_DEFAULTS', 'ANY', 'ONE_OF', 'TEXT',
-           'CONSTRAINTS', 'ACTIVATION_FACTOR', 'DIGITS_IMAGES', 'TrainConfig', 'canonical_settings', 'uses_digits',
-           'resolve_config', 'describe_rule', 'setting_error', 'check_settings', 'check_config', 'check_combinations',
-           'estimate_memory', 'check_memory']
+           'CONSTRAINTS', 'ACTIVATION_FACTOR', 'DIGITS_IMAGES', 'TrainConfig', 'canonical_settings', 'fitting_preset',
+           'uses_digits', 'resolve_config', 'describe_rule', 'setting_error', 'check_settings', 'check_config',
+           'check_combinations', 'estimate_memory', 'check_memory']
 
 # %% ../nbs/internals/config.ipynb #3047d5aa
 import dataclasses, functools, math, numbers, os, re, typing
@@ -121,6 +121,16 @@ def _alias(name:str)->property:
 TrainConfig.__init__ = _accepting_aliases(TrainConfig.__init__)  # so `TrainConfig(inference_scheduler="ddim")` works
 for _other, _name in ALIASES.items(): setattr(TrainConfig, _other, _alias(_name))  # as do reading and setting it
 
+# %% ../nbs/internals/config.ipynb #c86d1810
+def fitting_preset(resolution:int, # the image side in pixels
+                   preferred:str="cifar10", # the preset to take when it fits
+                  )->str|None: # a preset whose levels can halve `resolution`; None: none can
+    "`preferred` if its levels can halve `resolution` into whole pixels, else the largest preset that can (None if none can)."
+    from class_ddpm.unet import PRESETS  # here: reading the flags imports no torch
+    def fits(name): return resolution % 2 ** (len(PRESETS[name]["block_out_channels"]) - 1) == 0
+    if preferred in PRESETS and fits(preferred): return preferred
+    return next((name for name in reversed(PRESETS) if fits(name)), None)  # PRESETS run from the smallest to the largest
+
 # %% ../nbs/internals/config.ipynb #c1a259e8
 DIGITS_DEFAULTS = dict(resolution=16, preset="nano", train_batch_size=64, max_train_steps=1300, learning_rate=2e-3,
                        lr_warmup_steps=50, ema_power=0.5, eval_batch_size=100, save_images_epochs=10,
@@ -138,7 +148,6 @@ def resolve_config(config:TrainConfig, # a config with some fields left at None
                   )->TrainConfig: # a copy with every `None` default filled in
     "Fill the fields left at `None` with the digits defaults or the original script's defaults (a preset that fits the resolution)."
     from class_ddpm.pipeline import DEFAULT_STEPS  # here, not at the top: reading the flags imports no torch
-    from class_ddpm.unet import fitting_preset
     c = dataclasses.replace(config)
     choose_preset = c.preset is None and c.model_config_name_or_path is None
     for k, v in (DIGITS_DEFAULTS if uses_digits(c) else DATASET_DEFAULTS).items():

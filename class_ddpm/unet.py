@@ -12,7 +12,7 @@ from .errors import UserError
 from .pipeline import check_choice
 
 # %% auto #0
-__all__ = ['PRESETS', 'conditional_unet', 'fitting_preset']
+__all__ = ['PRESETS', 'conditional_unet']
 
 # %% ../nbs/01_unet.ipynb #1414852f
 PRESETS = {
@@ -78,17 +78,11 @@ def conditional_unet(num_classes:int, # number of real classes; labels are 0..nu
     _check_groups(cfg["block_out_channels"], cfg.get("norm_num_groups", 32))
     return UNet2DModel(**cfg)
 
+# %% ../nbs/01_unet.ipynb #233aa9ae
+from .config import fitting_preset  # it lives with the configuration that picks a preset (Internals: config)
+
 # %% ../nbs/01_unet.ipynb #4e10bf51
 from .pipeline import has_null_class  # it lives in the pipeline's file (lesson 05), saved beside every model, which stands alone
-
-# %% ../nbs/01_unet.ipynb #233aa9ae
-def fitting_preset(resolution:int, # the image side in pixels
-                   preferred:str="cifar10", # the preset to take when it fits
-                  )->str|None: # a preset whose levels can halve `resolution`; None: none can
-    "`preferred` if its levels can halve `resolution` into whole pixels, else the largest preset that can (None if none can)."
-    def fits(name): return resolution % 2 ** (len(PRESETS[name]["block_out_channels"]) - 1) == 0
-    if preferred in PRESETS and fits(preferred): return preferred
-    return next((name for name in reversed(PRESETS) if fits(name)), None)  # PRESETS run from the smallest to the largest
 
 # %% ../nbs/01_unet.ipynb #a6844591
 from .pipeline import class_indices, class_indices as check_class_labels  # the pipeline's check (lesson 05), under both names

@@ -24,215 +24,11 @@ try:
 except ImportError: UserError, UserPathError = ValueError, FileNotFoundError
 
 # %% auto #0
-__all__ = ['ORIGINAL_NUM_CLASSES', 'PICKLE_SUFFIXES', 'OUTPUT_TYPES', 'NULL_CLASS_NAME', 'PIPELINE_FILE', 'SAMPLERS',
-           'DEFAULT_STEPS', 'check_choice', 'names_to_config', 'names_from_config', 'default_class_names',
-           'check_class_names', 'has_null_class', 'check_pipeline_dir', 'clip_denoised_output', 'to_pil',
-           'ClassConditionalPipelineOutput', 'class_indices', 'pipeline_source', 'ClassConditionalPipeline',
-           'make_sampler', 'sampler_name']
-
-# %% ../nbs/05_pipeline.ipynb #efc63798
-def check_choice(value, # the name given, e.g. a sampler's
-                 choices, # the names allowed, in the order the message lists them
-                 what:str, # what the name names, e.g. "sampler"
-                 hint:str="", # more help after the list
-                ):
-    "`value` if it is one of `choices`, else a `UserError` that lists them (corruption, snr, unet and the widget check names with it too)."
-    if value not in choices: raise UserError(f"Unknown {what} {value!r}: use one of {', '.join(map(str, choices))}{hint}.")
-    return value
-
-def names_to_config(class_names:list, # the class names, in label order
-                   )->dict: # `{"0": name0, "1": name1, ...}`: what `model_index.json` holds
-    "Class names as the index-to-name mapping kept in the pipeline's config (a list would read as a component)."
-    return {str(i): str(n) for i, n in enumerate(class_names)}
-
-def names_from_config(value, # a mapping `{"0": name0, ...}` (as saved), or a list or tuple of names
-                     )->list: # the names, in label order
-    "The class names, in label order, from what `names_to_config` wrote (a plain list is accepted too)."
-    if isinstance(value, dict):
-        try: keys = sorted(value, key=int)
-        except ValueError: raise UserError(f"class_names keys must be class indices '0', '1', ..., got {list(value)[:5]}.") from None
-        if [int(k) for k in keys] != list(range(len(keys))):
-            raise UserError(f"class_names keys must be 0..{len(keys) - 1} with none missing, got {keys}.")
-        return [value[k] for k in keys]
-    if isinstance(value, (list, tuple)): return list(value)
-    raise TypeError(f"class_names must be a list of names, e.g. ['cat', 'dog'], not {type(value).__name__}.")
-
-# %% ../nbs/05_pipeline.ipynb #f90a764d
-ORIGINAL_NUM_CLASSES = 10  # the original script's default `--num_classes`, for its models that do not record theirs
-
-def default_class_names(unet:UNet2DModel, # a class-conditional UNet
-                       )->list: # "0", "1", ... for the classes the UNet seems to have
-    "Names `'0', '1', ...` when none were given: a learned table's rows less the null class; for the original script's models, its class count."
-    c = unet.config
-    if c.class_embed_type is None and c.num_class_embeds:
-        return [str(i) for i in range(max(c.num_class_embeds - 1, 1))]
-    if c.class_embed_type == "timestep": return [str(i) for i in range(c.num_class_embeds or ORIGINAL_NUM_CLASSES)]
-    if c.class_embed_type is None:
-        raise UserError("This UNet has no class embedding (class_embed_type=None, num_class_embeds=None): it is unconditional. "
-                        "class_ddpm needs a class-conditional UNet: one that class_ddpm_train trained, or conditional_unet(num_classes, resolution).")
-    raise UserError(f"class_embed_type={c.class_embed_type!r} is not supported here: use a learned table "
-                    "(class_embed_type=None, as conditional_unet builds) or 'timestep' (the original script's).")
-
-def check_class_names(class_names, # the names to check: a list, or the saved mapping
-                      unet:UNet2DModel, # the UNet they name the classes of
-                     )->list: # the names as a list of str
-    "Check `class_names` are unique strings and fit `unet`'s class table (with or without the null row)."
-    names = names_from_config(class_names)
-    if not names: raise UserError("class_names is empty: give one name per class, e.g. ['cat', 'dog'].")
-    if not all(isinstance(n, str) and n for n in names):
-        raise TypeError(f"class names must be non-empty strings, got {names[:10]}.")
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup: raise UserError(f"class names must be unique; repeated: {', '.join(map(repr, dup))}.")
-    c = unet.config
-    if c.class_embed_type is None:
-        rows = c.num_class_embeds
-        if rows is None: default_class_names(unet)  # raises: unconditional
-        if len(names) not in (rows, rows - 1):
-            raise UserError(f"{len(names)} class names for a UNet whose class table has {rows} rows "
-                            f"({rows - 1} classes and the null class): pass {rows - 1} names.")
-    elif c.class_embed_type != "timestep": default_class_names(unet)  # raises: unsupported
-    return names
-
-def has_null_class(unet:UNet2DModel, # a `UNet2DModel` (built by `conditional_unet`, loaded, or the original script's)
-                   num_classes:int, # the number of real classes
-                  )->bool:
-    "True if `unet` has a learned class table with one extra row, index `num_classes`, for \"no class\" (lesson 01)."
-    c = unet.config
-    return getattr(c, "class_embed_type", None) is None and getattr(c, "num_class_embeds", None) == num_classes + 1
-
-# %% ../nbs/05_pipeline.ipynb #aa356ec2
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-
-def _looks_like_hub_id(s:str)->bool:
-    return s.count("/") == 1 and not s.startswith((".", "/", "~")) and "\\" not in s
-
-def check_pipeline_dir(path, # a local folder that should hold a saved pipeline
-                       use_safetensors:bool|None=None, # True: refuse a folder with no safetensors weights
-                      )->dict: # the parsed `model_index.json`
-    "Check `path` is a pipeline folder (model_index.json, unet/, scheduler/) with weights; raise a clear error if not."
-    path = Path(path)
-    if not path.exists():
-        raise UserPathError(f"Model directory {str(path)!r} does not exist: pass the --output_dir of class_ddpm_train "
-                            "(a folder with model_index.json, unet/ and scheduler/).")
-    if not path.is_dir(): raise UserError(f"{str(path)!r} is a file: pass the model directory that holds model_index.json.")
-    index = path / "model_index.json"
-    if not index.is_file():
-        hint = (" It looks like a bare model folder (config.json and weights): load the pipeline folder above it."
-                if (path / "config.json").is_file() else "")
-        raise UserPathError(f"{str(path)!r} is not a pipeline directory: it has no model_index.json.{hint} "
-                            "Pass the --output_dir of class_ddpm_train, or a folder written by pipe.save_pretrained(...).")
-    try: config = json.loads(index.read_text())
-    except json.JSONDecodeError as e: raise UserError(f"{index} is not valid JSON ({e}): re-save the pipeline.") from None
-    for name in ("unet", "scheduler"):
-        if name not in config or not (path / name).is_dir():
-            raise UserPathError(f"{str(path)!r} is not a complete pipeline: it has no {name}/ "
-                                f"({'missing from model_index.json' if name not in config else 'folder missing'}).")
-    files = [f.name for f in (path / "unet").iterdir() if f.is_file()]
-    safe, pickles = [f for f in files if f.endswith(".safetensors")], [f for f in files if f.endswith(PICKLE_SUFFIXES)]
-    if not safe and (use_safetensors or not pickles):
-        what = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
-        raise UserError(f"{path / 'unet'} has {what} and no .safetensors file. "
-                         + ("Drop use_safetensors=True to read them with torch.load(weights_only=True), which loads tensors only."
-                            if pickles else "Re-save the pipeline with pipe.save_pretrained(DIR)."))
-    return config
-
-# %% ../nbs/05_pipeline.ipynb #5c915ff8
-def _alpha_bar(scheduler, t)->torch.Tensor:
-    "abar_t (float64, on the CPU) of the step about to be taken: from the scheduler's sigma when it has one, else `alphas_cumprod[t]`."
-    sigmas, i = getattr(scheduler, "sigmas", None), getattr(scheduler, "step_index", None)
-    if sigmas is not None and i is not None: return 1 / (1 + torch.as_tensor(sigmas[i]).double().cpu() ** 2)
-    ac, tf = scheduler.alphas_cumprod.double().cpu(), float(t)
-    lo = min(max(int(math.floor(tf)), 0), len(ac) - 1); hi, w = min(lo + 1, len(ac) - 1), tf - math.floor(tf)
-    return ac[lo] * (1 - w) + ac[hi] * w  # Karras-style fractional timesteps: interpolate
-
-def clip_denoised_output(model_output:torch.Tensor, # the (guided) UNet output for `sample`
-                         sample:torch.Tensor, # x_t as the UNet saw it (after `scale_model_input`)
-                         alpha_bar:torch.Tensor|float, # abar_t of this step
-                         prediction_type:str="epsilon", # "epsilon", "sample" or "v_prediction"
-                         clip_range:float=1.0, # clip the predicted clean image to [-clip_range, clip_range]
-                        )->torch.Tensor:
-    "The model output whose predicted clean image x0 is clipped to the pixel range (same type as `model_output`)."
-    check_choice(prediction_type, ("epsilon", "sample", "v_prediction"), "prediction_type")
-    if float(alpha_bar) >= 1: return model_output  # no noise at all: nothing to correct
-    dtype = torch.promote_types(model_output.dtype, torch.float32)  # float32 at least (and no float64: MPS has none)
-    ab = torch.as_tensor(alpha_bar).to(sample.device, dtype)
-    a, s = ab.sqrt(), (1 - ab).sqrt()
-    x, out = sample.to(dtype), model_output.to(dtype)
-    if prediction_type == "epsilon": x0 = (x - s * out) / a
-    elif prediction_type == "sample": x0 = out
-    else: x0 = a * x - s * out  # v_prediction
-    x0 = x0.clamp(-clip_range, clip_range)
-    if prediction_type == "sample": return x0.to(model_output.dtype)
-    eps = (x - a * x0) / s
-    return (eps if prediction_type == "epsilon" else a * eps - s * x0).to(model_output.dtype)
-
-# %% ../nbs/05_pipeline.ipynb #ca0e9026
-OUTPUT_TYPES = ("pil", "np", "pt", "latent")
-
-def _step_kwargs(scheduler, generator):
-    "`generator=` for the schedulers whose `step` draws noise (DDPM, DDIM with eta, SDE solvers)."
-    return {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
-
-def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps, output_type="pil", callback_steps=1,
-                callback_on_step_end_tensor_inputs=None, flag=""):
-    "Check a call's arguments where they come in; `flag=\"--\"` names them as `class_ddpm_sample`'s flags."
-    if isinstance(num_images_per_class, bool) or not isinstance(num_images_per_class, (int, np.integer)) or num_images_per_class < 1:
-        raise UserError(f"{flag}num_images_per_class {num_images_per_class!r}: must be an integer >= 1.")
-    _check_guidance(pipe, guidance_scale, flag)
-    T = pipe.scheduler.config.num_train_timesteps
-    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, (int, np.integer)) or not 1 <= num_inference_steps <= T:
-        raise UserError(f"{flag}num_inference_steps {num_inference_steps!r}: must be an integer from 1 to {T} (the noise levels "
-                        "the model was trained with).")
-    if output_type not in OUTPUT_TYPES:
-        raise UserError(f"output_type must be 'pil', 'np' or 'pt' (or 'latent': x_0 in [-1, 1]), not {output_type!r}.")
-    if not isinstance(callback_steps, int) or callback_steps < 1:
-        raise UserError(f"callback_steps must be a positive int, not {callback_steps!r}.")
-    bad = [k for k in callback_on_step_end_tensor_inputs or [] if k not in pipe._callback_tensor_inputs]
-    if bad: raise UserError(f"callback_on_step_end_tensor_inputs {bad} are not tensors of this pipeline: "
-                             f"use some of {pipe._callback_tensor_inputs}.")
-
-def _check_guidance(pipe, guidance_scale, flag=""):
-    "A guidance scale is a finite number >= 0 (as `class_ddpm_train` allows), and other than 1 only with the null class."
-    g = guidance_scale
-    if isinstance(g, bool) or not isinstance(g, (int, float, np.integer, np.floating)) or not (math.isfinite(g) and g >= 0):
-        raise UserError(f"{flag}guidance_scale {g!r}: must be a number >= 0 (1: no guidance).")
-    if g != 1 and not pipe.has_null_class:
-        raise UserError(f"{flag}guidance_scale {g:g} needs the null class ('no class', index {pipe.num_classes}) that "
-                         f"classifier-free guidance compares against, but this model has none: {_no_null_why(pipe)}; it was "
-                         f"trained without label dropout. Use {flag + 'guidance_scale 1' if flag else 'guidance_scale=1.0'}, or "
-                         "train a model with a null class (conditional_unet(..., null_class=True) and label dropout, as "
-                         "class_ddpm_train does).")
-
-def _no_null_why(pipe)->str:
-    c = pipe.unet.config
-    return (f"its UNet embeds the label like a timestep (class_embed_type={c.class_embed_type!r}, the original script's layout), "
-            "which has no null class" if c.class_embed_type else
-            f"its class table has {c.num_class_embeds} rows for {pipe.num_classes} classes, none left for the null class")
-
-def to_pil(images:np.ndarray, # (B, H, W, C) floats in [0, 1], C = 1 or 3
-          )->list: # PIL images: mode "L" for one channel, "RGB" for three
-    "PIL images from a batch in [0, 1]; grey batches give proper one-channel 'L' images."
-    a = (np.asarray(images) * 255).round().clip(0, 255).astype(np.uint8)
-    return [Image.fromarray(x[..., 0] if x.shape[-1] == 1 else x) for x in a]
-
-def _initial_noise(pipe, batch_size, latents, generator):
-    "x_T: `latents` checked, or standard normal noise of the UNet's sample shape drawn with `generator`."
-    c, device, dtype = pipe.unet.config, pipe._execution_device, pipe.unet.dtype
-    size = (c.sample_size, c.sample_size) if isinstance(c.sample_size, int) else tuple(c.sample_size)
-    shape = (batch_size, c.in_channels, *size)
-    if isinstance(generator, list) and len(generator) != batch_size:
-        raise UserError(f"{len(generator)} generators for {batch_size} images: pass one generator, or one per image.")
-    if latents is None: return randn_tensor(shape, generator=generator, device=device, dtype=dtype)
-    if tuple(latents.shape) != shape: raise UserError(f"latents has shape {tuple(latents.shape)}; this call needs {shape}.")
-    return latents.to(device, dtype)
-
-def _postprocess(latents, output_type):
-    "[-1, 1] latents as images in [0, 1]: a PIL list, numpy (B, H, W, C) or torch (B, C, H, W); 'latent': as they are."
-    if output_type == "latent": return latents
-    images = (latents / 2 + 0.5).clamp(0, 1)
-    if output_type == "pt": return images
-    images = images.cpu().permute(0, 2, 3, 1).float().numpy()
-    return to_pil(images) if output_type == "pil" else images
+__all__ = ['NULL_CLASS_NAME', 'OUTPUT_TYPES', 'ORIGINAL_NUM_CLASSES', 'PICKLE_SUFFIXES', 'PIPELINE_FILE', 'SAMPLERS',
+           'DEFAULT_STEPS', 'ClassConditionalPipelineOutput', 'ClassConditionalPipeline', 'to_pil', 'check_choice',
+           'names_to_config', 'names_from_config', 'default_class_names', 'check_class_names', 'has_null_class',
+           'class_indices', 'clip_denoised_output', 'check_pipeline_dir', 'pipeline_source', 'make_sampler',
+           'sampler_name']
 
 # %% ../nbs/05_pipeline.ipynb #bb58fc16
 @dataclass
@@ -241,70 +37,6 @@ class ClassConditionalPipelineOutput(ImagePipelineOutput):
     class_labels:list # the class index of each image, in order (None: the null class, unconditional)
 
 NULL_CLASS_NAME = "unconditional"  # the null class in grids and sample folders: `class_labels=None`
-
-# %% ../nbs/05_pipeline.ipynb #3a1d8058
-def _flatten(labels)->list:
-    "Nested lists, tuples and integer arrays flattened, as DiT flattens `class_labels` (`[[1], [1]]` is `[1, 1]`)."
-    if isinstance(labels, (torch.Tensor, np.ndarray)):
-        t = torch.as_tensor(labels)
-        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise TypeError(f"A class_labels tensor must hold integer class indices, got {t.dtype} of shape {tuple(t.shape)}.")
-        return t.reshape(-1).tolist()
-    if isinstance(labels, (list, tuple)): return [x for item in labels for x in _flatten(item)]
-    return [labels]
-
-def class_indices(class_labels, # an index, a class name, None (the null class), a list of these (nested lists are flattened), or an integer tensor
-                  class_names:list|int, # the model's class names, in label order, or how many classes it has (names "0", "1", ...)
-                  null_class:bool=False, # whether `None`, the null class (index `n`, the number of classes), may be asked for
-                 )->torch.Tensor: # the class indices, int64, shape (n,); the null class is `n`
-    "Class indices for `class_labels`, each checked against `class_names` (unknown names and indices out of range raise)."
-    names = [str(i) for i in range(class_names)] if isinstance(class_names, (int, np.integer)) else list(class_names)
-    n = len(names)
-    if not isinstance(class_labels, (list, tuple, torch.Tensor, np.ndarray, str, int, np.integer, type(None))):
-        raise TypeError(f"class_labels must be an index, a class name, None (no class), a list of these or a tensor, "
-                        f"not {type(class_labels).__name__}.")
-    class_labels = _flatten(class_labels)
-    if len(class_labels) == 0: raise UserError("class_labels is empty: ask for at least one class.")
-    out = []
-    for c in class_labels:
-        if c is None:
-            if not null_class: raise UserError("class label None asks for the null class (unconditional samples), which this model does not have.")
-            out.append(n)
-        elif isinstance(c, str):
-            if c not in names:
-                listed = ", ".join(map(repr, names[:50])) + (f" and {n - 50} more" if n > 50 else "")
-                raise UserError(f"Unknown class name {c!r}: this model's classes are {listed}.")
-            out.append(names.index(c))
-        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-            if not 0 <= c < n:
-                null = f"; for unconditional samples (the null class) pass None" if null_class and c == n else ""
-                raise UserError(f"Class index {c} is out of range: this model has {n} classes, 0 to {n - 1} "
-                                 f"({names[0]!r} to {names[-1]!r}){null}.")
-            out.append(int(c))
-        else: raise TypeError(f"A class label must be an index, a class name or None (no class), not {c!r}.")
-    return torch.tensor(out, dtype=torch.long)
-
-# %% ../nbs/05_pipeline.ipynb #3f83fc6d
-PIPELINE_FILE = "pipeline.py"  # the pipeline's code, saved beside model_index.json, which names it
-
-def pipeline_source()->str:
-    "The source of this module, which `save_pretrained` writes as `pipeline.py`: only torch, diffusers, numpy and PIL imports."
-    path = globals().get("__file__")
-    if not path or not str(path).endswith(".py"):  # run as the notebook, which has no file: the exported module is this code
-        path = importlib.util.find_spec("class_ddpm.pipeline").origin
-    return Path(path).read_text(encoding="utf-8")
-
-_LOADING = threading.RLock()
-
-@contextlib.contextmanager
-def _load_as(cls):
-    "Within the block, diffusers loads a folder into `cls` itself, never into the class of the folder's own `pipeline.py`."
-    original = pipeline_utils._get_pipeline_class
-    def own_class(class_obj, *args, **kwargs): return cls if class_obj is cls else original(class_obj, *args, **kwargs)
-    with _LOADING:
-        pipeline_utils._get_pipeline_class = own_class
-        try: yield
-        finally: pipeline_utils._get_pipeline_class = original
 
 # %% ../nbs/05_pipeline.ipynb #f641122f
 class ClassConditionalPipeline(DiffusionPipeline):
@@ -322,6 +54,46 @@ class ClassConditionalPipeline(DiffusionPipeline):
         self.register_modules(unet=unet, scheduler=scheduler)
         self.class_names = class_names
         self.guidance_scale = guidance_scale
+
+    @torch.no_grad()
+    def __call__(self,
+                 class_labels, # an index, a class name, None (no class: unconditional), a list of these (nested ones flattened), or an integer tensor
+                 num_images_per_class:int=1, # images drawn for each entry of `class_labels`
+                 guidance_scale:float|None=None, # classifier-free guidance s: 1 = none (one UNet pass), >1 = stronger; None: `default_guidance_scale`
+                 num_inference_steps:int|None=None, # denoising steps (1..the training steps); None: `default_num_inference_steps` (20 for DPM-Solver++)
+                 generator:torch.Generator|list|None=None, # for repeatable noise (a list: one per image)
+                 output_type:str="pil", # "pil" (list of PIL images), "np" (B, H, W, C), "pt" (B, C, H, W), all in [0, 1]; "latent": x_0 in [-1, 1]
+                 return_dict:bool=True, # return a `ClassConditionalPipelineOutput`; False: the tuple `(images,)`, as diffusers
+                 callback_on_step_end=None, # called as `callback_on_step_end(pipe, i, t, callback_kwargs)` after each step; returns `callback_kwargs`
+                 callback_on_step_end_tensor_inputs:list=["latents"], # the tensors in `callback_kwargs` (of `_callback_tensor_inputs`)
+                 latents:torch.Tensor|None=None, # the starting noise (B, C, H, W); None: drawn with `generator`
+                 clip_denoised:bool=True, # clip the predicted clean image to [-1, 1] at every step (fast samplers need it)
+                 **kwargs, # the deprecated `callback(i, t, latents)` and `callback_steps`
+                )->ClassConditionalPipelineOutput:
+        "Draw `num_images_per_class` images for each class in `class_labels` (class-major order); `None` draws from the null class."
+        callback, callback_steps, callback_on_step_end_tensor_inputs = _callback_args(
+            kwargs, callback_on_step_end, callback_on_step_end_tensor_inputs)
+        labels = self.encode_labels(class_labels)
+        if guidance_scale is None: guidance_scale = self.default_guidance_scale
+        if num_inference_steps is None: num_inference_steps = self.default_num_inference_steps
+        _check_call(self, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps or 1,
+                    callback_on_step_end_tensor_inputs)
+        self._guidance_scale = guidance_scale
+        labels = labels.repeat_interleave(int(num_images_per_class)).to(self._execution_device)
+        latents = _initial_noise(self, len(labels), latents, generator)  # x_T
+        self.scheduler.set_timesteps(int(num_inference_steps), device=latents.device)
+        self._num_timesteps = len(self.scheduler.timesteps)
+        latents = latents * self.scheduler.init_noise_sigma
+        step_kwargs = _step_kwargs(self.scheduler, generator)
+        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+            out = _guided_prediction(self, latents, t, labels, clip_denoised)  # y and null in one UNet call, mixed by s
+            latents = self.scheduler.step(out, t, latents, **step_kwargs).prev_sample
+            latents = _run_callbacks(self, i, t, latents, callback_on_step_end, callback_on_step_end_tensor_inputs,
+                                     callback, callback_steps)
+        images = _postprocess(latents, output_type)
+        self.maybe_free_model_hooks()
+        if not return_dict: return (images,)
+        return ClassConditionalPipelineOutput(images=images, class_labels=[None if k == self.num_classes else k for k in labels.tolist()])
 
     @property
     def class_names(self)->list:
@@ -434,61 +206,306 @@ class ClassConditionalPipeline(DiffusionPipeline):
         (Path(save_directory) / PIPELINE_FILE).write_text(pipeline_source(), encoding="utf-8")
         super().save_config(save_directory, push_to_hub=push_to_hub, **kwargs)
 
-    @torch.no_grad()
-    def __call__(self,
-                 class_labels, # an index, a class name, None (no class: unconditional), a list of these (nested ones flattened), or an integer tensor
-                 num_images_per_class:int=1, # images drawn for each entry of `class_labels`
-                 guidance_scale:float|None=None, # classifier-free guidance s: 1 = none (one UNet pass), >1 = stronger; None: `default_guidance_scale`
-                 num_inference_steps:int|None=None, # denoising steps (1..the training steps); None: `default_num_inference_steps` (20 for DPM-Solver++)
-                 generator:torch.Generator|list|None=None, # for repeatable noise (a list: one per image)
-                 output_type:str="pil", # "pil" (list of PIL images), "np" (B, H, W, C), "pt" (B, C, H, W), all in [0, 1]; "latent": x_0 in [-1, 1]
-                 return_dict:bool=True, # return a `ClassConditionalPipelineOutput`; False: the tuple `(images,)`, as diffusers
-                 callback_on_step_end=None, # called as `callback_on_step_end(pipe, i, t, callback_kwargs)` after each step; returns `callback_kwargs`
-                 callback_on_step_end_tensor_inputs:list=["latents"], # the tensors in `callback_kwargs` (of `_callback_tensor_inputs`)
-                 latents:torch.Tensor|None=None, # the starting noise (B, C, H, W); None: drawn with `generator`
-                 clip_denoised:bool=True, # clip the predicted clean image to [-1, 1] at every step (fast samplers need it)
-                 **kwargs, # the deprecated `callback(i, t, latents)` and `callback_steps`
-                )->ClassConditionalPipelineOutput:
-        "Draw `num_images_per_class` images for each class in `class_labels` (class-major order); `None` draws from the null class."
-        callback, callback_steps = kwargs.pop("callback", None), kwargs.pop("callback_steps", None)
-        if kwargs: raise TypeError(f"Unexpected arguments {sorted(kwargs)}.")
-        if callback is not None: deprecate("callback", "1.0.0", "Pass `callback_on_step_end(pipe, i, t, callback_kwargs)` instead of `callback`.")
-        if callback_steps is not None: deprecate("callback_steps", "1.0.0", "Pass `callback_on_step_end` (called every step) instead.")
-        if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
-            callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
-        labels = self.encode_labels(class_labels)
-        if guidance_scale is None: guidance_scale = self.default_guidance_scale
-        if num_inference_steps is None: num_inference_steps = self.default_num_inference_steps
-        _check_call(self, num_images_per_class, guidance_scale, num_inference_steps, output_type, callback_steps or 1,
-                    callback_on_step_end_tensor_inputs)
-        self._guidance_scale = guidance_scale
-        labels = labels.repeat_interleave(int(num_images_per_class)).to(self._execution_device)
-        latents = _initial_noise(self, len(labels), latents, generator)
-        self.scheduler.set_timesteps(int(num_inference_steps), device=latents.device)
-        self._num_timesteps = len(self.scheduler.timesteps)
-        latents = latents * self.scheduler.init_noise_sigma
-        step_kwargs, prediction_type = _step_kwargs(self.scheduler, generator), self.scheduler.config.prediction_type
-        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
-            guided = self._guidance_scale != 1  # read each step: a callback may change it
-            unet_labels = torch.cat([labels, torch.full_like(labels, self.num_classes)]) if guided else labels
-            x = self.scheduler.scale_model_input(torch.cat([latents, latents]) if guided else latents, t)
-            out = self.unet(x, t, class_labels=unet_labels).sample
-            if guided:
-                cond, uncond = out.chunk(2)
-                out = uncond + self._guidance_scale * (cond - uncond)
-            if clip_denoised: out = clip_denoised_output(out, x[:len(latents)], _alpha_bar(self.scheduler, t), prediction_type)
-            latents = self.scheduler.step(out, t, latents, **step_kwargs).prev_sample
-            if callback_on_step_end is not None:
-                step_tensors = {"latents": latents}
-                outputs = callback_on_step_end(self, i, t, {k: step_tensors[k] for k in callback_on_step_end_tensor_inputs})
-                latents = outputs.pop("latents", latents)
-                if self._guidance_scale != guidance_scale:  # the callback set another scale: checked as it comes in
-                    _check_guidance(self, self._guidance_scale); guidance_scale = self._guidance_scale
-            if callback is not None and i % (callback_steps or 1) == 0: callback(i, t, latents)
-        images = _postprocess(latents, output_type)
-        self.maybe_free_model_hooks()
-        if not return_dict: return (images,)
-        return ClassConditionalPipelineOutput(images=images, class_labels=[None if k == self.num_classes else k for k in labels.tolist()])
+# %% ../nbs/05_pipeline.ipynb #ca0e9026
+OUTPUT_TYPES = ("pil", "np", "pt", "latent")
+
+def _step_kwargs(scheduler, generator):
+    "`generator=` for the schedulers whose `step` draws noise (DDPM, DDIM with eta, SDE solvers)."
+    return {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
+
+def _callback_args(kwargs, callback_on_step_end, tensor_inputs):
+    "The deprecated `callback` and `callback_steps` out of the call's `kwargs` (any other raises), and the tensors a callback gets."
+    callback, callback_steps = kwargs.pop("callback", None), kwargs.pop("callback_steps", None)
+    if kwargs: raise TypeError(f"Unexpected arguments {sorted(kwargs)}.")
+    if callback is not None: deprecate("callback", "1.0.0", "Pass `callback_on_step_end(pipe, i, t, callback_kwargs)` instead of `callback`.")
+    if callback_steps is not None: deprecate("callback_steps", "1.0.0", "Pass `callback_on_step_end` (called every step) instead.")
+    if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)): tensor_inputs = callback_on_step_end.tensor_inputs
+    return callback, callback_steps, tensor_inputs
+
+def _guided_prediction(pipe, latents, t, labels, clip_denoised):
+    "The UNet's output for x_t and `labels`: with guidance, one call on [x_t; x_t] with [y; null], mixed by s; x0 clipped."
+    s = pipe._guidance_scale  # read each step: a callback may change it
+    guided = s != 1
+    unet_labels = torch.cat([labels, torch.full_like(labels, pipe.num_classes)]) if guided else labels
+    x = pipe.scheduler.scale_model_input(torch.cat([latents, latents]) if guided else latents, t)
+    out = pipe.unet(x, t, class_labels=unet_labels).sample
+    if guided:
+        cond, uncond = out.chunk(2)
+        out = uncond + s * (cond - uncond)
+    if not clip_denoised: return out
+    return clip_denoised_output(out, x[:len(latents)], _alpha_bar(pipe.scheduler, t), pipe.scheduler.config.prediction_type)
+
+def _run_callbacks(pipe, i, t, latents, callback_on_step_end, tensor_inputs, callback, callback_steps):
+    "After step `i`: `callback_on_step_end` (which may replace the latents or change the guidance scale, checked here), then the old `callback`."
+    if callback_on_step_end is not None:
+        s = pipe._guidance_scale
+        step_tensors = {"latents": latents}
+        outputs = callback_on_step_end(pipe, i, t, {k: step_tensors[k] for k in tensor_inputs})
+        latents = outputs.pop("latents", latents)
+        if pipe._guidance_scale != s: _check_guidance(pipe, pipe._guidance_scale)  # checked as it comes in
+    if callback is not None and i % (callback_steps or 1) == 0: callback(i, t, latents)
+    return latents
+
+def _check_call(pipe, num_images_per_class, guidance_scale, num_inference_steps, output_type="pil", callback_steps=1,
+                callback_on_step_end_tensor_inputs=None, flag=""):
+    "Check a call's arguments where they come in; `flag=\"--\"` names them as `class_ddpm_sample`'s flags."
+    if isinstance(num_images_per_class, bool) or not isinstance(num_images_per_class, (int, np.integer)) or num_images_per_class < 1:
+        raise UserError(f"{flag}num_images_per_class {num_images_per_class!r}: must be an integer >= 1.")
+    _check_guidance(pipe, guidance_scale, flag)
+    T = pipe.scheduler.config.num_train_timesteps
+    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, (int, np.integer)) or not 1 <= num_inference_steps <= T:
+        raise UserError(f"{flag}num_inference_steps {num_inference_steps!r}: must be an integer from 1 to {T} (the noise levels "
+                        "the model was trained with).")
+    if output_type not in OUTPUT_TYPES:
+        raise UserError(f"output_type must be 'pil', 'np' or 'pt' (or 'latent': x_0 in [-1, 1]), not {output_type!r}.")
+    if not isinstance(callback_steps, int) or callback_steps < 1:
+        raise UserError(f"callback_steps must be a positive int, not {callback_steps!r}.")
+    bad = [k for k in callback_on_step_end_tensor_inputs or [] if k not in pipe._callback_tensor_inputs]
+    if bad: raise UserError(f"callback_on_step_end_tensor_inputs {bad} are not tensors of this pipeline: "
+                             f"use some of {pipe._callback_tensor_inputs}.")
+
+def _check_guidance(pipe, guidance_scale, flag=""):
+    "A guidance scale is a finite number >= 0 (as `class_ddpm_train` allows), and other than 1 only with the null class."
+    g = guidance_scale
+    if isinstance(g, bool) or not isinstance(g, (int, float, np.integer, np.floating)) or not (math.isfinite(g) and g >= 0):
+        raise UserError(f"{flag}guidance_scale {g!r}: must be a number >= 0 (1: no guidance).")
+    if g != 1 and not pipe.has_null_class:
+        raise UserError(f"{flag}guidance_scale {g:g} needs the null class ('no class', index {pipe.num_classes}) that "
+                         f"classifier-free guidance compares against, but this model has none: {_no_null_why(pipe)}; it was "
+                         f"trained without label dropout. Use {flag + 'guidance_scale 1' if flag else 'guidance_scale=1.0'}, or "
+                         "train a model with a null class (conditional_unet(..., null_class=True) and label dropout, as "
+                         "class_ddpm_train does).")
+
+def _no_null_why(pipe)->str:
+    c = pipe.unet.config
+    return (f"its UNet embeds the label like a timestep (class_embed_type={c.class_embed_type!r}, the original script's layout), "
+            "which has no null class" if c.class_embed_type else
+            f"its class table has {c.num_class_embeds} rows for {pipe.num_classes} classes, none left for the null class")
+
+def to_pil(images:np.ndarray, # (B, H, W, C) floats in [0, 1], C = 1 or 3
+          )->list: # PIL images: mode "L" for one channel, "RGB" for three
+    "PIL images from a batch in [0, 1]; grey batches give proper one-channel 'L' images."
+    a = (np.asarray(images) * 255).round().clip(0, 255).astype(np.uint8)
+    return [Image.fromarray(x[..., 0] if x.shape[-1] == 1 else x) for x in a]
+
+def _initial_noise(pipe, batch_size, latents, generator):
+    "x_T: `latents` checked, or standard normal noise of the UNet's sample shape drawn with `generator`."
+    c, device, dtype = pipe.unet.config, pipe._execution_device, pipe.unet.dtype
+    size = (c.sample_size, c.sample_size) if isinstance(c.sample_size, int) else tuple(c.sample_size)
+    shape = (batch_size, c.in_channels, *size)
+    if isinstance(generator, list) and len(generator) != batch_size:
+        raise UserError(f"{len(generator)} generators for {batch_size} images: pass one generator, or one per image.")
+    if latents is None: return randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+    if tuple(latents.shape) != shape: raise UserError(f"latents has shape {tuple(latents.shape)}; this call needs {shape}.")
+    return latents.to(device, dtype)
+
+def _postprocess(latents, output_type):
+    "[-1, 1] latents as images in [0, 1]: a PIL list, numpy (B, H, W, C) or torch (B, C, H, W); 'latent': as they are."
+    if output_type == "latent": return latents
+    images = (latents / 2 + 0.5).clamp(0, 1)
+    if output_type == "pt": return images
+    images = images.cpu().permute(0, 2, 3, 1).float().numpy()
+    return to_pil(images) if output_type == "pil" else images
+
+# %% ../nbs/05_pipeline.ipynb #efc63798
+def check_choice(value, # the name given, e.g. a sampler's
+                 choices, # the names allowed, in the order the message lists them
+                 what:str, # what the name names, e.g. "sampler"
+                 hint:str="", # more help after the list
+                ):
+    "`value` if it is one of `choices`, else a `UserError` that lists them (corruption, snr, unet and the widget check names with it too)."
+    if value not in choices: raise UserError(f"Unknown {what} {value!r}: use one of {', '.join(map(str, choices))}{hint}.")
+    return value
+
+def names_to_config(class_names:list, # the class names, in label order
+                   )->dict: # `{"0": name0, "1": name1, ...}`: what `model_index.json` holds
+    "Class names as the index-to-name mapping kept in the pipeline's config (a list would read as a component)."
+    return {str(i): str(n) for i, n in enumerate(class_names)}
+
+def names_from_config(value, # a mapping `{"0": name0, ...}` (as saved), or a list or tuple of names
+                     )->list: # the names, in label order
+    "The class names, in label order, from what `names_to_config` wrote (a plain list is accepted too)."
+    if isinstance(value, dict):
+        try: keys = sorted(value, key=int)
+        except ValueError: raise UserError(f"class_names keys must be class indices '0', '1', ..., got {list(value)[:5]}.") from None
+        if [int(k) for k in keys] != list(range(len(keys))):
+            raise UserError(f"class_names keys must be 0..{len(keys) - 1} with none missing, got {keys}.")
+        return [value[k] for k in keys]
+    if isinstance(value, (list, tuple)): return list(value)
+    raise TypeError(f"class_names must be a list of names, e.g. ['cat', 'dog'], not {type(value).__name__}.")
+
+# %% ../nbs/05_pipeline.ipynb #f90a764d
+ORIGINAL_NUM_CLASSES = 10  # the original script's default `--num_classes`, for its models that do not record theirs
+
+def default_class_names(unet:UNet2DModel, # a class-conditional UNet
+                       )->list: # "0", "1", ... for the classes the UNet seems to have
+    "Names `'0', '1', ...` when none were given: a learned table's rows less the null class; for the original script's models, its class count."
+    c = unet.config
+    if c.class_embed_type is None and c.num_class_embeds:
+        return [str(i) for i in range(max(c.num_class_embeds - 1, 1))]
+    if c.class_embed_type == "timestep": return [str(i) for i in range(c.num_class_embeds or ORIGINAL_NUM_CLASSES)]
+    if c.class_embed_type is None:
+        raise UserError("This UNet has no class embedding (class_embed_type=None, num_class_embeds=None): it is unconditional. "
+                        "class_ddpm needs a class-conditional UNet: one that class_ddpm_train trained, or conditional_unet(num_classes, resolution).")
+    raise UserError(f"class_embed_type={c.class_embed_type!r} is not supported here: use a learned table "
+                    "(class_embed_type=None, as conditional_unet builds) or 'timestep' (the original script's).")
+
+def check_class_names(class_names, # the names to check: a list, or the saved mapping
+                      unet:UNet2DModel, # the UNet they name the classes of
+                     )->list: # the names as a list of str
+    "Check `class_names` are unique strings and fit `unet`'s class table (with or without the null row)."
+    names = names_from_config(class_names)
+    if not names: raise UserError("class_names is empty: give one name per class, e.g. ['cat', 'dog'].")
+    if not all(isinstance(n, str) and n for n in names):
+        raise TypeError(f"class names must be non-empty strings, got {names[:10]}.")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup: raise UserError(f"class names must be unique; repeated: {', '.join(map(repr, dup))}.")
+    c = unet.config
+    if c.class_embed_type is None:
+        rows = c.num_class_embeds
+        if rows is None: default_class_names(unet)  # raises: unconditional
+        if len(names) not in (rows, rows - 1):
+            raise UserError(f"{len(names)} class names for a UNet whose class table has {rows} rows "
+                            f"({rows - 1} classes and the null class): pass {rows - 1} names.")
+    elif c.class_embed_type != "timestep": default_class_names(unet)  # raises: unsupported
+    return names
+
+def has_null_class(unet:UNet2DModel, # a `UNet2DModel` (built by `conditional_unet`, loaded, or the original script's)
+                   num_classes:int, # the number of real classes
+                  )->bool:
+    "True if `unet` has a learned class table with one extra row, index `num_classes`, for \"no class\" (lesson 01)."
+    c = unet.config
+    return getattr(c, "class_embed_type", None) is None and getattr(c, "num_class_embeds", None) == num_classes + 1
+
+# %% ../nbs/05_pipeline.ipynb #3a1d8058
+def _flatten(labels)->list:
+    "Nested lists, tuples and integer arrays flattened, as DiT flattens `class_labels` (`[[1], [1]]` is `[1, 1]`)."
+    if isinstance(labels, (torch.Tensor, np.ndarray)):
+        t = torch.as_tensor(labels)
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"A class_labels tensor must hold integer class indices, got {t.dtype} of shape {tuple(t.shape)}.")
+        return t.reshape(-1).tolist()
+    if isinstance(labels, (list, tuple)): return [x for item in labels for x in _flatten(item)]
+    return [labels]
+
+def class_indices(class_labels, # an index, a class name, None (the null class), a list of these (nested lists are flattened), or an integer tensor
+                  class_names:list|int, # the model's class names, in label order, or how many classes it has (names "0", "1", ...)
+                  null_class:bool=False, # whether `None`, the null class (index `n`, the number of classes), may be asked for
+                 )->torch.Tensor: # the class indices, int64, shape (n,); the null class is `n`
+    "Class indices for `class_labels`, each checked against `class_names` (unknown names and indices out of range raise)."
+    names = [str(i) for i in range(class_names)] if isinstance(class_names, (int, np.integer)) else list(class_names)
+    n = len(names)
+    if not isinstance(class_labels, (list, tuple, torch.Tensor, np.ndarray, str, int, np.integer, type(None))):
+        raise TypeError(f"class_labels must be an index, a class name, None (no class), a list of these or a tensor, "
+                        f"not {type(class_labels).__name__}.")
+    class_labels = _flatten(class_labels)
+    if len(class_labels) == 0: raise UserError("class_labels is empty: ask for at least one class.")
+    out = []
+    for c in class_labels:
+        if c is None:
+            if not null_class: raise UserError("class label None asks for the null class (unconditional samples), which this model does not have.")
+            out.append(n)
+        elif isinstance(c, str):
+            if c not in names:
+                listed = ", ".join(map(repr, names[:50])) + (f" and {n - 50} more" if n > 50 else "")
+                raise UserError(f"Unknown class name {c!r}: this model's classes are {listed}.")
+            out.append(names.index(c))
+        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+            if not 0 <= c < n:
+                null = f"; for unconditional samples (the null class) pass None" if null_class and c == n else ""
+                raise UserError(f"Class index {c} is out of range: this model has {n} classes, 0 to {n - 1} "
+                                 f"({names[0]!r} to {names[-1]!r}){null}.")
+            out.append(int(c))
+        else: raise TypeError(f"A class label must be an index, a class name or None (no class), not {c!r}.")
+    return torch.tensor(out, dtype=torch.long)
+
+# %% ../nbs/05_pipeline.ipynb #5c915ff8
+def _alpha_bar(scheduler, t)->torch.Tensor:
+    "abar_t (float64, on the CPU) of the step about to be taken: from the scheduler's sigma when it has one, else `alphas_cumprod[t]`."
+    sigmas, i = getattr(scheduler, "sigmas", None), getattr(scheduler, "step_index", None)
+    if sigmas is not None and i is not None: return 1 / (1 + torch.as_tensor(sigmas[i]).double().cpu() ** 2)
+    ac, tf = scheduler.alphas_cumprod.double().cpu(), float(t)
+    lo = min(max(int(math.floor(tf)), 0), len(ac) - 1); hi, w = min(lo + 1, len(ac) - 1), tf - math.floor(tf)
+    return ac[lo] * (1 - w) + ac[hi] * w  # Karras-style fractional timesteps: interpolate
+
+def clip_denoised_output(model_output:torch.Tensor, # the (guided) UNet output for `sample`
+                         sample:torch.Tensor, # x_t as the UNet saw it (after `scale_model_input`)
+                         alpha_bar:torch.Tensor|float, # abar_t of this step
+                         prediction_type:str="epsilon", # "epsilon", "sample" or "v_prediction"
+                         clip_range:float=1.0, # clip the predicted clean image to [-clip_range, clip_range]
+                        )->torch.Tensor:
+    "The model output whose predicted clean image x0 is clipped to the pixel range (same type as `model_output`)."
+    check_choice(prediction_type, ("epsilon", "sample", "v_prediction"), "prediction_type")
+    if float(alpha_bar) >= 1: return model_output  # no noise at all: nothing to correct
+    dtype = torch.promote_types(model_output.dtype, torch.float32)  # float32 at least (and no float64: MPS has none)
+    ab = torch.as_tensor(alpha_bar).to(sample.device, dtype)
+    a, s = ab.sqrt(), (1 - ab).sqrt()
+    x, out = sample.to(dtype), model_output.to(dtype)
+    if prediction_type == "epsilon": x0 = (x - s * out) / a
+    elif prediction_type == "sample": x0 = out
+    else: x0 = a * x - s * out  # v_prediction
+    x0 = x0.clamp(-clip_range, clip_range)
+    if prediction_type == "sample": return x0.to(model_output.dtype)
+    eps = (x - a * x0) / s
+    return (eps if prediction_type == "epsilon" else a * eps - s * x0).to(model_output.dtype)
+
+# %% ../nbs/05_pipeline.ipynb #aa356ec2
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+def _looks_like_hub_id(s:str)->bool:
+    return s.count("/") == 1 and not s.startswith((".", "/", "~")) and "\\" not in s
+
+def check_pipeline_dir(path, # a local folder that should hold a saved pipeline
+                       use_safetensors:bool|None=None, # True: refuse a folder with no safetensors weights
+                      )->dict: # the parsed `model_index.json`
+    "Check `path` is a pipeline folder (model_index.json, unet/, scheduler/) with weights; raise a clear error if not."
+    path = Path(path)
+    if not path.exists():
+        raise UserPathError(f"Model directory {str(path)!r} does not exist: pass the --output_dir of class_ddpm_train "
+                            "(a folder with model_index.json, unet/ and scheduler/).")
+    if not path.is_dir(): raise UserError(f"{str(path)!r} is a file: pass the model directory that holds model_index.json.")
+    index = path / "model_index.json"
+    if not index.is_file():
+        hint = (" It looks like a bare model folder (config.json and weights): load the pipeline folder above it."
+                if (path / "config.json").is_file() else "")
+        raise UserPathError(f"{str(path)!r} is not a pipeline directory: it has no model_index.json.{hint} "
+                            "Pass the --output_dir of class_ddpm_train, or a folder written by pipe.save_pretrained(...).")
+    try: config = json.loads(index.read_text())
+    except json.JSONDecodeError as e: raise UserError(f"{index} is not valid JSON ({e}): re-save the pipeline.") from None
+    for name in ("unet", "scheduler"):
+        if name not in config or not (path / name).is_dir():
+            raise UserPathError(f"{str(path)!r} is not a complete pipeline: it has no {name}/ "
+                                f"({'missing from model_index.json' if name not in config else 'folder missing'}).")
+    files = [f.name for f in (path / "unet").iterdir() if f.is_file()]
+    safe, pickles = [f for f in files if f.endswith(".safetensors")], [f for f in files if f.endswith(PICKLE_SUFFIXES)]
+    if not safe and (use_safetensors or not pickles):
+        what = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
+        raise UserError(f"{path / 'unet'} has {what} and no .safetensors file. "
+                         + ("Drop use_safetensors=True to read them with torch.load(weights_only=True), which loads tensors only."
+                            if pickles else "Re-save the pipeline with pipe.save_pretrained(DIR)."))
+    return config
+
+# %% ../nbs/05_pipeline.ipynb #3f83fc6d
+PIPELINE_FILE = "pipeline.py"  # the pipeline's code, saved beside model_index.json, which names it
+
+def pipeline_source()->str:
+    "The source of this module, which `save_pretrained` writes as `pipeline.py`: only torch, diffusers, numpy and PIL imports."
+    path = globals().get("__file__")
+    if not path or not str(path).endswith(".py"):  # run as the notebook, which has no file: the exported module is this code
+        path = importlib.util.find_spec("class_ddpm.pipeline").origin
+    return Path(path).read_text(encoding="utf-8")
+
+_LOADING = threading.RLock()
+
+@contextlib.contextmanager
+def _load_as(cls):
+    "Within the block, diffusers loads a folder into `cls` itself, never into the class of the folder's own `pipeline.py`."
+    original = pipeline_utils._get_pipeline_class
+    def own_class(class_obj, *args, **kwargs): return cls if class_obj is cls else original(class_obj, *args, **kwargs)
+    with _LOADING:
+        pipeline_utils._get_pipeline_class = own_class
+        try: yield
+        finally: pipeline_utils._get_pipeline_class = original
 
 # %% ../nbs/05_pipeline.ipynb #9f1df3c3
 SAMPLERS = {  # name -> (scheduler class, settings over the training schedule's config)
