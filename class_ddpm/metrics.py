@@ -248,15 +248,6 @@ class DigitsJudge:
 
     def __repr__(self): return f"DigitsJudge(held-out accuracy={self.test_accuracy:.4f})"
 
-# %% ../nbs/07_metrics.ipynb #70f9f257
-def _features_array(f, name:str) -> np.ndarray:
-    "Features as a finite float64 (n, d) array, or an error that names them."
-    if isinstance(f, torch.Tensor): f = f.detach().cpu().numpy()
-    x = np.asarray(f, dtype=np.float64)
-    if x.ndim != 2: raise ValueError(f"{name} must be a 2-D array (n samples, d features), got shape {x.shape}")
-    if not np.isfinite(x).all(): raise ValueError(f"{name} contains NaN or inf values")
-    return x
-
 # %% ../nbs/07_metrics.ipynb #1aae6c2a
 class PixelFeatures:
     "Features at the training resolution: coordinates on the leading principal components of real images, whitened by default."
