@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['DEFAULT_GUIDANCE', 'CHOICES', 'ALIASES', 'DIGITS_DEFAULTS', 'DATASET_DEFAULTS', 'ANY', 'ONE_OF', 'TEXT',
            'CONSTRAINTS', 'ACTIVATION_FACTOR', 'DIGITS_IMAGES', 'TrainConfig', 'canonical_settings', 'fitting_preset',
-           'uses_digits', 'resolve_config', 'describe_rule', 'setting_error', 'check_settings', 'check_config',
-           'check_combinations', 'estimate_memory', 'check_memory']
+           'check_unet_args', 'uses_digits', 'resolve_config', 'describe_rule', 'setting_error', 'check_settings',
+           'check_config', 'check_combinations', 'estimate_memory', 'check_memory']
 
 # %% ../nbs/internals/config.ipynb #3047d5aa
-import dataclasses, functools, math, numbers, os, re, typing
+import dataclasses, functools, math, numbers, operator, os, re, typing
 from dataclasses import dataclass, fields
 from typing import Optional
 
@@ -130,6 +130,54 @@ def fitting_preset(resolution:int, # the image side in pixels
     def fits(name): return resolution % 2 ** (len(PRESETS[name]["block_out_channels"]) - 1) == 0
     if preferred in PRESETS and fits(preferred): return preferred
     return next((name for name in reversed(PRESETS) if fits(name)), None)  # PRESETS run from the smallest to the largest
+
+# %% ../nbs/internals/config.ipynb #4b662e8e
+def _check_resolution(resolution, levels, what):
+    "Raise if `resolution` cannot be halved `levels - 1` times into whole pixels."
+    m = 2 ** (levels - 1)
+    if resolution % m == 0: return
+    path, r = [str(resolution)], resolution
+    while len(path) < levels and r == int(r): r /= 2; path.append(f"{r:g}")
+    lo, hi = (resolution // m) * m, (resolution // m + 1) * m
+    eg = f"{lo} or {hi}" if lo else f"{hi}, {2 * hi}"
+    raise UserError(f"resolution={resolution} cannot be halved down the {levels} levels of {what} "
+                    f"({' -> '.join(path)} is not a whole number of pixels). Use a multiple of {m}, e.g. {eg}.")
+
+def _check_groups(channels, groups):
+    "Raise if a level's channel count is not divisible by the GroupNorm group count."
+    bad = [c for c in channels if c % groups]
+    if bad:
+        ok = max(g for g in range(1, min(32, math.gcd(*channels)) + 1) if math.gcd(*channels) % g == 0)
+        raise UserError(f"block_out_channels={tuple(channels)} must each be divisible by norm_num_groups={groups} "
+                        f"(GroupNorm); pass norm_num_groups={ok} or change the channels.")
+
+def check_unet_args(num_classes, # `conditional_unet`'s number of real classes
+                    resolution, # its image side in pixels
+                    preset:str, # its preset, a key of `PRESETS`
+                    null_class:bool, # whether it adds the null class's row
+                    overrides:dict, # its other `UNet2DModel` arguments
+                   )->tuple: # `(num_classes, resolution)` as Python ints
+    "Raise a `UserError` that names the fix for arguments `conditional_unet` cannot build a sound UNet from."
+    from class_ddpm.unet import PRESETS  # here: reading the flags imports no torch
+    from class_ddpm.pipeline import check_choice
+    check_choice(preset, PRESETS, "preset", " (or pick one and change it with overrides such as block_out_channels=...)")
+    try: num_classes = operator.index(num_classes)
+    except TypeError: raise UserError(f"num_classes must be a whole number (how many classes the data has), got {num_classes!r}.") from None
+    if num_classes < 1: raise UserError(f"num_classes must be at least 1 (how many classes the data has), got {num_classes}.")
+    try: resolution = operator.index(resolution)
+    except TypeError: raise UserError(f"resolution must be a whole number of pixels (square images), got {resolution!r}.") from None
+    if resolution < 1: raise UserError(f"resolution must be a positive number of pixels, got {resolution}.")
+    for k, use in (("sample_size", "resolution"), ("num_class_embeds", "num_classes and null_class")):
+        if k in overrides: raise UserError(f"Do not pass {k}: conditional_unet sets it from {use}.")
+    embed_type = overrides.get("class_embed_type")
+    if embed_type is not None and null_class:
+        raise UserError(f"class_embed_type={embed_type!r} has no embedding table, so no null class: "
+                        "pass null_class=False with it (or drop class_embed_type to get the learned table).")
+    cfg = {**PRESETS[preset], **overrides}
+    what = f"the {preset!r} preset" if "block_out_channels" not in overrides else "the given block_out_channels"
+    _check_resolution(resolution, len(cfg["block_out_channels"]), what)
+    _check_groups(cfg["block_out_channels"], cfg.get("norm_num_groups", 32))
+    return num_classes, resolution
 
 # %% ../nbs/internals/config.ipynb #c1a259e8
 DIGITS_DEFAULTS = dict(resolution=16, preset="nano", train_batch_size=64, max_train_steps=1300, learning_rate=2e-3,

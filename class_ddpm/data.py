@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from PIL import Image
-from .readers import RawImages, read_images, read_table, to_channels
+from .readers import RawImages, _draft_jpeg, read_images, read_table, to_channels
 from .batches import StoredImages, _check_size, store_images
 # the readers (Internals: readers) and the batches of training (Internals: storage and batches), importable from here as well
 from .readers import (GREY_MODES, IMAGE_COLUMNS, LABEL_COLUMNS, METADATA_FILES, SPLIT_NAMES, check_image_folder,
@@ -37,7 +37,7 @@ def prepare_image(im:Image.Image, # any PIL image (not yet loaded is fine)
     w, h = im.size
     scale = resolution / min(w, h)
     size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
-    if im.format == "JPEG" and scale < 0.5: im.draft(None, size)
+    im = _draft_jpeg(im, size)  # a large JPEG decodes at a reduced scale first (Tests: "One image, in detail")
     im = to_channels(im, channels)
     if im.size != size: im = im.resize(size, Image.BICUBIC)
     if center_crop and size != (resolution, resolution):

@@ -43,6 +43,12 @@ def to_channels(im:Image.Image, # any PIL image
     target = "L" if channels == 1 else "RGB"
     return im if im.mode == target else im.convert(target)
 
+# %% ../nbs/internals/readers.ipynb #e3ee9d34
+def _draft_jpeg(im, size):
+    "Let a JPEG more than twice `size` decode at a reduced scale, no smaller than `size` (PIL's `draft`, in place)."
+    if im.format == "JPEG" and 2 * min(size) < min(im.size): im.draft(None, size)
+    return im
+
 # %% ../nbs/internals/readers.ipynb #41f35284
 @contextmanager
 def _opened(value):  # a PIL image (left open), {"bytes", "path"} from Image(decode=False), or a path

@@ -46,7 +46,18 @@ def diffusion_loss(model_output:Tensor, # the UNet's prediction, (B, C, H, W) or
                   )->Tensor: # a scalar, float32 (float64 for float64 input)
     "SNR-weighted MSE of `model_output` against its target, averaged over the batch: the training loss."
     pred = scheduler.config.prediction_type
-    check_choice(pred, PREDICTION_TYPES, "scheduler prediction_type")
+    model_output, clean, noise = _loss_inputs(model_output, clean, noise, timesteps, pred, weighting)  # checked, float32 or wider
+    if pred == "epsilon": target = noise
+    elif pred == "sample": target = clean
+    else: target = scheduler.get_velocity(clean, noise, timesteps)
+    mse = (model_output - target).pow(2).flatten(1).mean(1)  # one MSE per sample
+    w = snr_loss_weights(compute_snr(scheduler, timesteps), pred, weighting, gamma)
+    return (w.to(mse.device, mse.dtype) * mse).mean()
+
+# %% ../nbs/02_snr.ipynb #8067dc93
+def _loss_inputs(model_output, clean, noise, timesteps, prediction_type, weighting):
+    "`diffusion_loss`'s checks (tested under Tests), then its three tensors in one dtype, never below float32 (autocast)."
+    check_choice(prediction_type, PREDICTION_TYPES, "scheduler prediction_type")
     check_choice(weighting, WEIGHTINGS, "weighting")
     if not model_output.shape == clean.shape == noise.shape:
         raise ValueError(f"model_output {tuple(model_output.shape)}, clean {tuple(clean.shape)} and noise {tuple(noise.shape)} "
@@ -54,10 +65,4 @@ def diffusion_loss(model_output:Tensor, # the UNet's prediction, (B, C, H, W) or
     if timesteps.shape != clean.shape[:1]:
         raise ValueError(f"timesteps has shape {tuple(timesteps.shape)}: pass one timestep per sample, shape ({clean.shape[0]},).")
     dtype = torch.promote_types(model_output.dtype, torch.float32)  # never below float32, even under autocast
-    clean, noise = clean.to(dtype), noise.to(dtype)
-    if pred == "epsilon": target = noise
-    elif pred == "sample": target = clean
-    else: target = scheduler.get_velocity(clean, noise, timesteps)
-    mse = (model_output.to(dtype) - target).pow(2).flatten(1).mean(1)  # one MSE per sample
-    w = snr_loss_weights(compute_snr(scheduler, timesteps), pred, weighting, gamma)
-    return (w.to(mse.device, dtype) * mse).mean()
+    return model_output.to(dtype), clean.to(dtype), noise.to(dtype)

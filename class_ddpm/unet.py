@@ -4,12 +4,10 @@
 
 # %% ../nbs/01_unet.ipynb #353e25e2
 from __future__ import annotations
-import math, operator
 import torch
 from torch import Tensor
 from diffusers import UNet2DModel
-from .errors import UserError
-from .pipeline import check_choice
+from .config import check_unet_args  # the checks of conditional_unet's input (Internals: config)
 
 # %% auto #0
 __all__ = ['PRESETS', 'conditional_unet']
@@ -28,27 +26,6 @@ PRESETS = {
                     up_block_types=("UpBlock2D", "AttnUpBlock2D") + ("UpBlock2D",) * 4),
 }
 
-# %% ../nbs/01_unet.ipynb #388ed4f2
-def _check_resolution(resolution, levels, what):
-    "Raise if `resolution` cannot be halved `levels - 1` times into whole pixels."
-    m = 2 ** (levels - 1)
-    if resolution % m == 0: return
-    path, r = [str(resolution)], resolution
-    while len(path) < levels and r == int(r): r /= 2; path.append(f"{r:g}")
-    lo, hi = (resolution // m) * m, (resolution // m + 1) * m
-    eg = f"{lo} or {hi}" if lo else f"{hi}, {2 * hi}"
-    raise UserError(f"resolution={resolution} cannot be halved down the {levels} levels of {what} "
-                    f"({' -> '.join(path)} is not a whole number of pixels). Use a multiple of {m}, e.g. {eg}.")
-
-# %% ../nbs/01_unet.ipynb #ef4beb64
-def _check_groups(channels, groups):
-    "Raise if a level's channel count is not divisible by the GroupNorm group count."
-    bad = [c for c in channels if c % groups]
-    if bad:
-        ok = max(g for g in range(1, min(32, math.gcd(*channels)) + 1) if math.gcd(*channels) % g == 0)
-        raise UserError(f"block_out_channels={tuple(channels)} must each be divisible by norm_num_groups={groups} "
-                        f"(GroupNorm); pass norm_num_groups={ok} or change the channels.")
-
 # %% ../nbs/01_unet.ipynb #a725b938
 def conditional_unet(num_classes:int, # number of real classes; labels are 0..num_classes-1
                      resolution:int, # image side in pixels (square images); becomes `sample_size`
@@ -58,28 +35,14 @@ def conditional_unet(num_classes:int, # number of real classes; labels are 0..nu
                      **overrides, # any other `UNet2DModel` argument (e.g. `dropout=0.1`, `block_out_channels`); wins over the preset
                     )->UNet2DModel:
     "A diffusers `UNet2DModel` whose class label, from a learned table, is added to its timestep embedding."
-    check_choice(preset, PRESETS, "preset", " (or pick one and change it with overrides such as block_out_channels=...)")
-    try: num_classes = operator.index(num_classes)
-    except TypeError: raise UserError(f"num_classes must be a whole number (how many classes the data has), got {num_classes!r}.") from None
-    if num_classes < 1: raise UserError(f"num_classes must be at least 1 (how many classes the data has), got {num_classes}.")
-    try: resolution = operator.index(resolution)
-    except TypeError: raise UserError(f"resolution must be a whole number of pixels (square images), got {resolution!r}.") from None
-    if resolution < 1: raise UserError(f"resolution must be a positive number of pixels, got {resolution}.")
-    for k, use in (("sample_size", "resolution"), ("num_class_embeds", "num_classes and null_class")):
-        if k in overrides: raise UserError(f"Do not pass {k}: conditional_unet sets it from {use}.")
-    embed_type = overrides.get("class_embed_type")
-    if embed_type is not None and null_class:
-        raise UserError(f"class_embed_type={embed_type!r} has no embedding table, so no null class: "
-                        "pass null_class=False with it (or drop class_embed_type to get the learned table).")
+    num_classes, resolution = check_unet_args(num_classes, resolution, preset, null_class, overrides)  # clear errors (Internals: config)
     cfg = {**PRESETS[preset], "sample_size": resolution, "in_channels": in_channels, "out_channels": in_channels,
            "class_embed_type": None, "num_class_embeds": num_classes + int(null_class), **overrides}
-    what = f"the {preset!r} preset" if "block_out_channels" not in overrides else "the given block_out_channels"
-    _check_resolution(resolution, len(cfg["block_out_channels"]), what)
-    _check_groups(cfg["block_out_channels"], cfg.get("norm_num_groups", 32))
     return UNet2DModel(**cfg)
 
 # %% ../nbs/01_unet.ipynb #233aa9ae
 from .config import fitting_preset  # it lives with the configuration that picks a preset (Internals: config)
+from .config import _check_resolution  # the check the run loop applies to a loaded UNet (Internals: config)
 
 # %% ../nbs/01_unet.ipynb #4e10bf51
 from .pipeline import has_null_class  # it lives in the pipeline's file (lesson 05), saved beside every model, which stands alone
