@@ -6,7 +6,7 @@
 __all__ = ['SAMPLER_MENU', 'ALL_CLASSES', 'UNCONDITIONAL', 'using_scheduler', 'SamplingWidget']
 
 # %% ../nbs/06_widget.ipynb #777b9ecf
-import html, io
+import functools, html, io
 from contextlib import contextmanager
 import numpy as np, torch, imageio.v3 as iio, ipywidgets as W
 from .config import DEFAULT_GUIDANCE
@@ -15,12 +15,6 @@ from .pipeline import DEFAULT_STEPS, NULL_CLASS_NAME, check_choice, has_null_cla
 
 # %% ../nbs/06_widget.ipynb #ff158528
 SAMPLER_MENU = {"DDPM": "ddpm", "DDIM": "ddim", "DPM-Solver++": "dpmsolver", "SDE-DPM-Solver++": "dpmsolver-sde"}  # the widget's choices -> `SAMPLERS` names
-
-# %% ../nbs/06_widget.ipynb #5a3b1e10
-def __getattr__(name:str):
-    "`SCHEDULERS`, the menu's other name."
-    if name == "SCHEDULERS": return SAMPLER_MENU
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/06_widget.ipynb #5c5a5931
 @contextmanager
@@ -37,6 +31,7 @@ def using_scheduler(pipe, # a diffusers pipeline
 ALL_CLASSES = -1  # the class picker's value for "all classes"
 UNCONDITIONAL = -2  # its value for the null class: unconditional samples (models trained with label dropout)
 
+# %% ../nbs/06_widget.ipynb #fef5fd63
 def _png(im):
     buf = io.BytesIO(); im.save(buf, format="PNG"); return buf.getvalue()
 
@@ -44,6 +39,15 @@ def _error_html(e:Exception)->str:
     "One short line for the widget, instead of a traceback."
     msg = (f"{type(e).__name__}: {e}".splitlines() or [""])[0]
     return f'<span style="color:#c62828">Sampling failed. {html.escape(msg[:300])}</span>'
+
+_CSS_NAMES = dict(class_picker="class", per_class="per-class", guidance="guidance", steps="steps", sampler="sampler",
+                  seed="seed", animate="animate", button="generate", progress="progress", message="message",
+                  image="image", animation="animation")
+
+def _tag_for_browser_tests(w):
+    "CSS classes `cddpm-widget` and `cddpm-<control>`, by which tests/browser/check_widget.py finds the widget's parts."
+    for attr, name in _CSS_NAMES.items(): getattr(w, attr).add_class(f"cddpm-{name}")
+    w.add_class("cddpm-widget")
 
 # %% ../nbs/06_widget.ipynb #d5c8423a
 class SamplingWidget(W.VBox):
@@ -54,12 +58,10 @@ class SamplingWidget(W.VBox):
                  steps:int=None, # the steps it starts with; None: that sampler's `DEFAULT_STEPS`
                  n_per_class:int=4, # the images per class it starts with
                  max_frames:int=20, # most frames kept for the denoising animation
-                 scheduler:str=None, # `sampler`, by its other name
                 ):
         if not all(hasattr(pipe, a) for a in ("unet", "scheduler")):
             raise TypeError(f"SamplingWidget needs a pipeline with a unet and a scheduler, got {type(pipe).__name__}: "
                             "load one with ClassConditionalPipeline.from_pretrained(MODEL_DIR).")
-        sampler = sampler or scheduler
         if sampler is None:  # the sampler saved with the pipeline, when it is one of ours
             sampler = next((k for k, v in SAMPLER_MENU.items() if v == sampler_name(pipe.scheduler)), "DPM-Solver++")
         check_choice(sampler, SAMPLER_MENU, "sampler")
@@ -92,16 +94,17 @@ class SamplingWidget(W.VBox):
         self.message = W.HTML("")
         self.image = W.Image(format="png")
         self.animation = W.Image(format="gif", layout=W.Layout(display="none"))
-        for w, c in [(self.class_picker, "class"), (self.per_class, "per-class"), (self.guidance, "guidance"),
-                     (self.steps, "steps"), (self.sampler, "sampler"), (self.seed, "seed"), (self.animate, "animate"),
-                     (self.button, "generate"), (self.progress, "progress"), (self.message, "message"),
-                     (self.image, "image"), (self.animation, "animation")]: w.add_class(f"cddpm-{c}")  # for browser tests
         self.button.on_click(self._on_click)
+        self.sampler.observe(self._on_sampler, "value")
         self.animate.observe(lambda change: change.new or setattr(self.animation.layout, "display", "none"), "value")
         controls = W.VBox([self.class_picker, self.per_class, self.guidance, self.steps, self.sampler, self.seed,
                            self.animate, self.button, self.progress, self.message], layout=W.Layout(flex="0 0 auto", margin="0 1em 0 0"))
         super().__init__([W.HBox([controls, self.image, self.animation], layout=W.Layout(align_items="flex-start"))])
-        self.add_class("cddpm-widget")
+        _tag_for_browser_tests(self)
+
+    def _on_sampler(self, change):
+        "A newly chosen sampler starts at its usual number of steps."
+        self.steps.value = min(DEFAULT_STEPS[SAMPLER_MENU[change.new]], self.steps.max)
 
     def _on_click(self, _):
         try: self.generate()
@@ -150,3 +153,18 @@ class SamplingWidget(W.VBox):
         else: self.animation.layout.display = "none"
         self.result = im
         return im
+
+# %% ../nbs/06_widget.ipynb #5a3b1e10
+def _scheduler_keyword(init):
+    "`SamplingWidget(pipe, scheduler=NAME)`: `sampler=NAME` by its other name."
+    @functools.wraps(init)
+    def __init__(self, *args, scheduler:str=None, **kwargs):
+        if scheduler is not None and kwargs.get("sampler") is None and len(args) < 3: kwargs["sampler"] = scheduler
+        init(self, *args, **kwargs)
+    return __init__
+SamplingWidget.__init__ = _scheduler_keyword(SamplingWidget.__init__)
+
+def __getattr__(name:str):
+    "`SCHEDULERS`, the menu's other name."
+    if name == "SCHEDULERS": return SAMPLER_MENU
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
