@@ -444,7 +444,6 @@ d = { 'settings': { 'branch': 'main',
                                    'class_ddpm.widget.__getattr__': ('widget.html#__getattr__', 'class_ddpm/widget.py'),
                                    'class_ddpm.widget._error_html': ('widget.html#_error_html', 'class_ddpm/widget.py'),
                                    'class_ddpm.widget._png': ('widget.html#_png', 'class_ddpm/widget.py'),
-                                   'class_ddpm.widget._scheduler_keyword': ('widget.html#_scheduler_keyword', 'class_ddpm/widget.py'),
                                    'class_ddpm.widget._tag_for_browser_tests': ( 'widget.html#_tag_for_browser_tests',
                                                                                  'class_ddpm/widget.py'),
                                    'class_ddpm.widget.using_scheduler': ('widget.html#using_scheduler', 'class_ddpm/widget.py')}}}

@@ -6,7 +6,7 @@
 __all__ = ['SAMPLER_MENU', 'ALL_CLASSES', 'UNCONDITIONAL', 'using_scheduler', 'SamplingWidget']
 
 # %% ../nbs/06_widget.ipynb #777b9ecf
-import functools, html, io
+import html, io
 from contextlib import contextmanager
 import numpy as np, torch, imageio.v3 as iio, ipywidgets as W
 from .config import DEFAULT_GUIDANCE
@@ -58,10 +58,12 @@ class SamplingWidget(W.VBox):
                  steps:int=None, # the steps it starts with; None: that sampler's `DEFAULT_STEPS`
                  n_per_class:int=4, # the images per class it starts with
                  max_frames:int=20, # most frames kept for the denoising animation
+                 scheduler:str=None, # `sampler` by its other name
                 ):
         if not all(hasattr(pipe, a) for a in ("unet", "scheduler")):
             raise TypeError(f"SamplingWidget needs a pipeline with a unet and a scheduler, got {type(pipe).__name__}: "
                             "load one with ClassConditionalPipeline.from_pretrained(MODEL_DIR).")
+        sampler = sampler or scheduler
         if sampler is None:  # the sampler saved with the pipeline, when it is one of ours
             sampler = next((k for k, v in SAMPLER_MENU.items() if v == sampler_name(pipe.scheduler)), "DPM-Solver++")
         check_choice(sampler, SAMPLER_MENU, "sampler")
@@ -155,15 +157,6 @@ class SamplingWidget(W.VBox):
         return im
 
 # %% ../nbs/06_widget.ipynb #5a3b1e10
-def _scheduler_keyword(init):
-    "`SamplingWidget(pipe, scheduler=NAME)`: `sampler=NAME` by its other name."
-    @functools.wraps(init)
-    def __init__(self, *args, scheduler:str=None, **kwargs):
-        if scheduler is not None and kwargs.get("sampler") is None and len(args) < 3: kwargs["sampler"] = scheduler
-        init(self, *args, **kwargs)
-    return __init__
-SamplingWidget.__init__ = _scheduler_keyword(SamplingWidget.__init__)
-
 def __getattr__(name:str):
     "`SCHEDULERS`, the menu's other name."
     if name == "SCHEDULERS": return SAMPLER_MENU
