@@ -45,7 +45,7 @@ from .config import fitting_preset  # it lives with the configuration that picks
 from .config import _check_resolution  # the check the run loop applies to a loaded UNet (Internals: config)
 
 # %% ../nbs/01_unet.ipynb #4e10bf51
-from .pipeline import has_null_class  # it lives in the pipeline's file (lesson 05), saved beside every model, which stands alone
+from .pipeline import has_null_class  # that test (lesson 05), in the pipeline's file, saved beside every model, which stands alone
 
 # %% ../nbs/01_unet.ipynb #a6844591
 from .pipeline import class_indices, class_indices as check_class_labels  # the pipeline's check (lesson 05), under both names
