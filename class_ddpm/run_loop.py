@@ -425,9 +425,10 @@ def train_loop(run:_Run, # the run `set_up` made
               ):
     "The loop: micro-batch `micro` is batch `micro % n_batches` of epoch `micro // n_batches`, so a resumed run starts mid-epoch."
     c, acc = run.config, run.accelerator
-    log = _LossLog(run)
+    log = None
     run.unet.train()
     try:
+        log = _LossLog(run)  # inside the try: a Ctrl-C while it starts still closes the bar before the one-line message
         while run.global_step < run.max_steps:
             epoch, k0 = divmod(run.micro, run.n_batches)
             for x, y in epoch_batches(run.data, c.train_batch_size, c.seed, epoch, k0, acc.num_processes, acc.process_index,
@@ -435,7 +436,8 @@ def train_loop(run:_Run, # the run `set_up` made
                 log.add(_micro_step(run, step, x, y))
                 if acc.sync_gradients and _after_optimizer_step(run, log, epoch): break
             _end_of_epoch(run)
-    finally: log.close()
+    finally:
+        if log is not None: log.close()
 
 # %% ../nbs/internals/run_loop.ipynb #85d1ac30
 def finish(run:_Run, # the run, its loop done
