@@ -1,5 +1,5 @@
-"""Guidance levers that need no retraining (issue 27): autoguidance and guidance limited to an interval of noise levels,
-against today's default (classifier-free guidance at the saved 1.15) and no guidance, on the default digits training.
+"""Guidance levers (issue 27): autoguidance (by an early checkpoint of the same run, or by a smaller UNet trained
+alongside) and guidance limited to an interval of noise levels, against the saved default (classifier-free guidance at the saved 1.15) and no guidance, on the default digits training.
 
 Three trainings of the default (`class_ddpm_train` with no flags: nano UNet, 1,300 steps, v + Min-SNR-5, EMA), seeds
 0-2, each keeping every checkpoint (every 260 steps) with its EMA weights. Each lever is a small `torch.nn.Module` that
@@ -10,6 +10,9 @@ per step on the batch doubled, [x, x] with labels [class, null], and combines th
 - **Autoguidance** (Karras et al. 2024, "Guiding a diffusion model with a bad version of itself"): the second half is
   a weaker model, the same run's early EMA checkpoint (step 260 or 520), run *with the real class labels*, so guidance
   pushes away from what the weak model gets wrong instead of away from the unconditional model.
+- **Autoguidance by a smaller UNet trained alongside** (the same paper's other weak model): a UNet with fewer channels
+  (`small:8-16-32:S`: 8, 16 and 32 against nano's 16, 32 and 64), trained with the default recipe on the same seed, its EMA
+  weights run on the second half with the real class labels. It costs a second, cheaper training.
 - **Guidance in an interval** (Kynkaanniemi et al. 2024, "Applying guidance in a limited interval improves sample and
   distribution quality"): classifier-free guidance only at the steps whose noise level sigma = sqrt((1 - alpha_bar) /
   alpha_bar) lies in (lo, hi]; outside it both halves are the conditional output, so that step is unguided.
@@ -24,8 +27,8 @@ mean of 3 training seeds and 5 draws.
     python -m benchmarks.guidance_levers --quick    # a check that it runs (a 20-step training, n = 20, a temporary folder)
 
 Measured rows are kept in RUNS/guidance_levers/rows.json (one per seed, setting and draw), so a stopped run goes on
-where it stopped and `--settings` adds settings to the table. EDM preconditioning and post-hoc EMA need a retraining and
-are not measured here.
+where it stopped and `--only` measures settings added to `--plan`. EDM preconditioning and post-hoc EMA change the
+training itself and are not measured here.
 """
 import contextlib, json, math, sys, time
 from pathlib import Path
@@ -87,9 +90,10 @@ def unet_replaced(pipe, module):
 def setting(spec: str) -> dict:
     """A setting from its spec: `none`, `cfg:S` (classifier-free guidance at S), `auto:STEP:S` (autoguidance by the EMA
     weights of checkpoint STEP at S), `interval:LO:HI:S` (CFG at S where LO < sigma <= HI; HI may be inf), or
-    `auto_interval:STEP:LO:HI:S` (autoguidance only in the interval)."""
+    `auto_interval:STEP:LO:HI:S` (autoguidance only in the interval), or `small:C1-C2-C3:S` (autoguidance by a UNet with
+    those channels, trained alongside)."""
     kind, *v = spec.split(":")
-    f = [float(x) for x in v]
+    f = [float(x) for x in v] if kind != "small" else []
     if kind == "none": return dict(spec=spec, name="no guidance", lever="none", scale=1.0)
     if kind == "cfg": return dict(spec=spec, name=f"CFG {f[0]:g}", lever="cfg", scale=f[0])
     if kind == "auto": return dict(spec=spec, name=f"auto, step {int(f[0])}, {f[1]:g}", lever=f"autoguidance (step {int(f[0])})",
@@ -99,11 +103,15 @@ def setting(spec: str) -> dict:
     if kind == "auto_interval": return dict(spec=spec, name=f"auto, step {int(f[0])}, in ({f[1]:g}, {f[2]:g}], {f[3]:g}",
                                             lever=f"autoguidance (step {int(f[0])}) for sigma in ({f[1]:g}, {f[2]:g}]",
                                             scale=f[3], weak_step=int(f[0]), interval=(f[1], f[2]))
+    if kind == "small":
+        ch = v[0]
+        return dict(spec=spec, name=f"auto, small UNet {ch}, {float(v[1]):g}", lever=f"autoguidance (UNet {ch}, trained alongside)",
+                    scale=float(v[1]), guide_channels=ch)
     raise ValueError(f"unknown setting {spec!r}")
 
 
 PLAN = ["none", "cfg:1.15", "cfg:1.25", "interval:0.3:2.5:1.5", "auto:260:1.5", "auto:520:1.25", "auto:260:1.25", "auto:520:1.5",
-        "auto:260:2", "interval:0.3:2.5:2", "auto:520:2", "interval:0.3:2.5:3"]  # the table, most important first
+        "auto:260:2", "interval:0.3:2.5:2", "auto:520:2", "interval:0.3:2.5:3", "small:8-16-32:1.25", "small:8-16-32:1.5", "small:8-16-32:2"]  # the table, most important first
 SCAN = ["interval:1:inf:1.5", "interval:1:inf:2", "interval:2.5:inf:2", "interval:2.5:inf:3", "auto:780:2", "auto:1040:2",
         "auto:1040:3"]  # measured once (seed 0, draw 0) to choose the table's settings; shown beside it
 
@@ -115,9 +123,38 @@ def load_weak(run: Path, step: int):
     return m.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def stand_in(pipe, setting: dict, weak: dict):
+def train_guide(run: Path, seed: int, channels: str, steps=None, quick: bool = False) -> dict:
+    """The default digits recipe on a UNet with `channels` ("8-16-32": nano's layout with fewer channels), seed `seed`:
+    the weaker model autoguidance pushes away from. Its wall time in run/timing.json."""
+    timing = run / "timing.json"
+    if timing.exists(): return json.loads(timing.read_text())
+    from class_ddpm.unet import conditional_unet
+    ch = tuple(int(c) for c in channels.split("-"))
+    run.mkdir(parents=True, exist_ok=True)
+    cfg = run.parent / f"unet-{channels}"  # a folder with the UNet's config.json, as --model_config_name_or_path takes it
+    conditional_unet(10, 16, in_channels=1, preset="nano", block_out_channels=ch, norm_num_groups=min(8, ch[0])).save_config(str(cfg))
+    config = TrainConfig(output_dir=str(run), overwrite_output_dir=True, seed=seed, model_config_name_or_path=str(cfg),
+                         checkpointing_steps=100_000)
+    if steps: config.max_train_steps = steps
+    if quick: config.num_images_per_class = 1
+    load, start = load_1m(), time.time()
+    train(config)
+    t = dict(seed=seed, channels=channels, wall_s=time.time() - start, load_1m_start=load, load_1m_end=load_1m(), threads=torch.get_num_threads())
+    timing.write_text(json.dumps(t) + "\n")
+    return t
+
+
+def load_guide(run: Path):
+    "A trained guide's saved UNet (its EMA weights; safetensors and JSON only)."
+    from diffusers import UNet2DModel
+    m = UNet2DModel.from_pretrained(str(run / "unet")).eval()
+    return m.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def stand_in(pipe, setting: dict, weak: dict, guides: dict = {}):
     "The module the pipeline calls for `setting`, or None for the pipeline's own UNet."
     if setting["lever"] in ("none", "cfg"): return None
+    if "guide_channels" in setting: return GuidedUNet(pipe.unet, guide=guides[setting["guide_channels"]])
     return GuidedUNet(pipe.unet, guide=weak[setting["weak_step"]] if "weak_step" in setting else None,
                       interval=setting.get("interval"), alphas_cumprod=pipe.scheduler.alphas_cumprod)
 
@@ -267,6 +304,12 @@ def main(argv=None):
         timings = {s: json.loads((runs / f"seed{s}" / "timing.json").read_text()) for s in seeds if (runs / f"seed{s}" / "timing.json").exists()}
     else: timings = {s: train_run(runs / f"seed{s}", s, **(dict(every=10, steps=20, quick=True) if args.quick else {})) for s in seeds}
     for s, t in timings.items(): print(f"seed {s}: training {t['wall_s']:.0f} s (load {t['load_1m_start']} -> {t['load_1m_end']})", flush=True)
+    guide_channels = sorted({s["guide_channels"] for s in plan if "guide_channels" in s})
+    guide_run = lambda seed, ch: runs / f"seed{seed}-guide-{ch}"
+    guide_timings = {(s, ch): (json.loads((guide_run(s, ch) / "timing.json").read_text()) if args.report else
+                               train_guide(guide_run(s, ch), s, ch, **(dict(steps=20, quick=True) if args.quick else {})))
+                     for s in seeds for ch in guide_channels if not args.report or (guide_run(s, ch) / "timing.json").exists()}
+    for (s, ch), t in guide_timings.items(): print(f"seed {s}: guide {ch} training {t['wall_s']:.0f} s", flush=True)
     if args.train_only: return
     todo = [s for s in plan if args.only is None or s["spec"] in args.only]
     store = runs / "rows.json"
@@ -280,6 +323,7 @@ def main(argv=None):
         pipe = ClassConditionalPipeline.from_pretrained(str(run)).to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         pipe.set_progress_bar_config(disable=True)
         weak = {w: load_weak(run, w) for w in weak_steps}
+        guides = {ch: load_guide(guide_run(seed, ch)) for ch in guide_channels if not args.report}
         if checks is None:
             checks = check_stand_ins(pipe, weak[min(weak)]); print(checks, flush=True)
             pipe.scheduler.set_timesteps(pipe.default_num_inference_steps)
@@ -289,7 +333,7 @@ def main(argv=None):
             for draw in (reversed(range(draws)) if args.reverse else range(draws)):
                 if (seed, s["spec"], draw) in done or any((r["seed"], r.get("spec"), r["draw"]) == (seed, s["spec"], draw)
                                                           for r in load_rows(store)): continue  # (another process may have done it)
-                module = stand_in(pipe, s, weak)
+                module = stand_in(pipe, s, weak, guides)
                 with unet_replaced(pipe, module) if module is not None else contextlib.nullcontext():
                     r = judge_pipeline(pipe, jd, n_per_class=npc, seed=draw, guidance_scale=s["scale"])
                 row = dict(seed=seed, spec=s["spec"], setting=s["name"], lever=s["lever"], scale=s["scale"], draw=draw, **quality(r), load_1m=load_1m())
@@ -315,6 +359,8 @@ def main(argv=None):
     close = min(summary, key=lambda r: max(r["ratio"], r["ratio_unwhitened"]) if r["accuracy"] >= TARGET_ACCURACY else math.inf)
     t = "; ".join(f"seed {s} {v['wall_s']:.0f} s (1-minute load {v['load_1m_start']} at the start, {v['load_1m_end']} at the end, "
                   f"{v.get('threads', '?')} torch threads)" for s, v in timings.items())
+    if guide_timings: t += ". The smaller guides' trainings (the same recipe and seed): " + "; ".join(
+        f"seed {s}, channels {ch}: {v['wall_s']:.0f} s (load {v['load_1m_start']} -> {v['load_1m_end']})" for (s, ch), v in guide_timings.items())
     notes = (f"{len(seeds)} training seeds x {draws} draws of {npc} images per digit (n = {n}), SDE-DPM-Solver++ 20 (the saved sampler), "
              f"final EMA weights. Floors (real-vs-real, {n} held-out real digits, random draws, mean of 5): whitened "
              f"{summary[0]['floor']:.3g}, unwhitened {summary[0]['floor_unwhitened']:.3g}. `_sd`: the sd of the {len(seeds)} seed "
@@ -338,12 +384,12 @@ def main(argv=None):
              + (f"\n\nSettings tried once to choose the table's (seed {min(seeds)}, draw 0 only, n = {n}; the same floors; "
                 f"over the table's settings, one draw's accuracy has an sd of {draw_sd['accuracy']:.1%} about its seed's mean, its ratio "
                 f"{draw_sd['ratio']:.2f} and its unwhitened ratio {draw_sd['ratio_unwhitened']:.2f}):\n\n{scan_table}" if scan_table else "")
-             + "\n\nEDM preconditioning and post-hoc EMA need a retraining and are not measured here.")
+             + "\n\nEDM preconditioning and post-hoc EMA change the training itself and are not measured here.")
     cols = ["setting", "accuracy", "accuracy_sd", "worst_digit_accuracy", "ratio", "ratio_sd", "ratio_unwhitened",
             "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "seeds_more_accurate_than_none",
             "seeds_ratio_below_none", "seeds_unwhitened_below_none", "meets_target"]
     (result_dir(d, args.name) / f"{args.name}_draws.json").write_text(json.dumps(rows, indent=0) + "\n")
-    write_results(d, args.name, summary, cols, "Guidance levers without retraining: autoguidance and guidance in an interval", notes)
+    write_results(d, args.name, summary, cols, "Guidance levers: autoguidance (an early checkpoint, or a smaller UNet trained alongside) and guidance in an interval", notes)
     plot(summary, result_dir(d, args.name) / f"{args.name}.png", n, len(seeds), draws)
     print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
     return summary
