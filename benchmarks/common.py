@@ -157,7 +157,7 @@ FIDELITY_NOTE = ("Fidelity is `class_ddpm.metrics.FidelityJudge` (lesson 07) at 
                  "coordinates on the leading principal components (99.9% of the variance) of real digits rendered exactly as "
                  "the training data (fit on half of them); the Frechet distance to those real digits is reported with its floor, the distance of "
                  "`n` held-out real digits (mean of 5 draws, at the same n), and `ratio` = Frechet / floor (the headline: 1 = "
-                 "as close as real digits; lower is better); `ratio_unwhitened`, the second view, is the same ratio in the 40 leading "
+                 "as close as real digits; lower is closer, down to 1, and a ratio well below 1 would mean the measure is wrong); `ratio_unwhitened`, the second view, is the same ratio in the 40 leading "
                  "principal components in pixel units (not whitened, fit on the same reference, its floor from the same held-out "
                  "draws), where the strokes count most and the faint directions hardly at all; KID (unbiased, ± its standard error) beside its floor; precision "
                  "(share of samples on the real digits' k-NN manifold: fidelity) and recall (share of real digits on the "
