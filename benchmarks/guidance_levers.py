@@ -28,7 +28,7 @@ mean of 3 training seeds and 5 draws.
 
 Measured rows are kept in RUNS/guidance_levers/rows.json (one per seed, setting and draw), so a stopped run goes on
 where it stopped and `--only` measures settings added to `--plan`. EDM preconditioning and post-hoc EMA change the
-training itself and are not measured here.
+training itself: `benchmarks.training_levers` measures them on the same seeds and draws.
 """
 import contextlib, json, math, sys, time
 from pathlib import Path
@@ -384,7 +384,7 @@ def main(argv=None):
              + (f"\n\nSettings tried once to choose the table's (seed {min(seeds)}, draw 0 only, n = {n}; the same floors; "
                 f"over the table's settings, one draw's accuracy has an sd of {draw_sd['accuracy']:.1%} about its seed's mean, its ratio "
                 f"{draw_sd['ratio']:.2f} and its unwhitened ratio {draw_sd['ratio_unwhitened']:.2f}):\n\n{scan_table}" if scan_table else "")
-             + "\n\nEDM preconditioning and post-hoc EMA change the training itself and are not measured here.")
+             + "\n\nEDM preconditioning and post-hoc EMA change the training itself: training_levers measures them.")
     cols = ["setting", "accuracy", "accuracy_sd", "worst_digit_accuracy", "ratio", "ratio_sd", "ratio_unwhitened",
             "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "seeds_more_accurate_than_none",
             "seeds_ratio_below_none", "seeds_unwhitened_below_none", "meets_target"]

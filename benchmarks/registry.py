@@ -112,6 +112,10 @@ SUITE = [
     Benchmark("guidance_levers", "benchmarks.guidance_levers", "guidance levers (issue 27): autoguidance by an early EMA checkpoint or "
               "by a smaller UNet trained alongside, and CFG limited to an interval of noise levels, against the saved CFG, 3 "
               "training seeds x 5 draws, both fidelity measures", runs="guidance_levers"),
+    Benchmark("training_levers", "benchmarks.training_levers", "training levers (issue 27): post-hoc EMA (power-function "
+              "averages kept during the default training, any width rebuilt after it) and EDM preconditioning with log-normal "
+              "noise levels, 3 training seeds x 5 draws, both fidelity measures, plotted with the guidance levers",
+              needs=("guidance_levers",), runs="training_levers"),
     # correctness checks, beside the tests; their results ship with the others
     Benchmark("soak", "tests.soak", "20 SIGKILLs of a digits run, each resumed: nothing lost, final weights equal an unbroken run's"),
     Benchmark("gpu_check", "tests.gpu_check", "what only a GPU can check: fp16, bf16 and compile end to end, exact resume, no host "

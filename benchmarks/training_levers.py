@@ -30,6 +30,7 @@ import torch
 
 from benchmarks.common import RUNS, judge, load_1m, parser, quality, result_dir, setup, write_results
 from benchmarks.guidance_levers import TARGET_ACCURACY, TARGET_RATIO, load_rows, save_row, summarise
+from class_ddpm.assets import results_table
 from class_ddpm.config import TrainConfig
 
 PHEMA_WIDTHS = (0.05, 0.10)  # the two averages kept during training (the paper's)
@@ -210,9 +211,9 @@ def setting(spec: str) -> dict:
     raise ValueError(f"unknown setting {spec!r}")
 
 
-PLAN = ["none", "cfg:1.15", "cfg:1.25", "phema:0.05:1", "phema:0.05:1.15", "phema:0.1:1", "phema:0.1:1.15",
-        "phema:0.2:1", "phema:0.2:1.15", "edm:1", "edm:1.15", "edm:1.25"]
-SCAN = ["phema:0.02:1.15", "phema:0.03:1.15", "phema:0.15:1.15", "phema:0.3:1.15", "edm:1.5"]  # seed 0, draw 0: to choose the table's
+PLAN = ["none", "cfg:1.15", "cfg:1.25", "phema:0.05:1.15", "phema:0.1:1", "phema:0.1:1.15", "phema:0.1:1.25", "phema:0.2:1.15",
+        "edm:1", "edm:1.15", "edm:1.25", "edm:1.5"]  # the table: the widths chosen by SCAN, EDM up to 99% of the asked digits
+SCAN = ["phema:0.02:1.15", "phema:0.03:1.15", "phema:0.15:1.15", "phema:0.3:1.15"]  # seed 0, draw 0: to choose the table's
 
 
 def pipeline_for(s: dict, runs: Path, seed: int):
@@ -241,26 +242,34 @@ def check_posthoc(run: Path):
     return "post-hoc checks: each kept average at the last step rebuilt from the snapshots to within 1e-4; exponent_of inverts width_of"
 
 
-def plot(summary: list, path: Path, n: int, seeds: int, draws: int):
+def plot(summary: list, path: Path, n: int, seeds: int, draws: int, others: list = ()):
+    """Accuracy against both ratios, one line per lever across its guidance scales: this benchmark's rows and `others` (the
+    guidance levers' table, measured on the same default runs, seeds and draws), so every lever's frontier is in one plot."""
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
-    fig, axs = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axs = plt.subplots(1, 2, figsize=(13.5, 4.8), sharey=True)
     groups = {}
-    for r in summary: groups.setdefault("default recipe (CFG; 1 = none)" if r["lever"] in ("none", "cfg") else r["lever"], []).append(r)
-    for ax, key, title in ((axs[0], "ratio", "whitened (the project's measure)"), (axs[1], "ratio_unwhitened", "unwhitened PCA-40")):
+    for r in list(summary) + [r for r in others if r["lever"] not in ("none", "cfg")]:
+        label = "default recipe, CFG (1 = none)" if r["lever"] in ("none", "cfg") else r["lever"]
+        groups.setdefault(label, []).append(r)
+    for ax, key, title in ((axs[0], "ratio", "whitened (the project's measure)"), (axs[1], "ratio_unwhitened", "unwhitened (40 components)")):
         for k, (label, rs) in enumerate(groups.items()):
-            rs = sorted(rs, key=lambda r: r["scale"])
+            rs = sorted(rs, key=lambda r: float(r["scale"]))
+            trained = label == "EDM" or label.startswith("post-hoc") or label.startswith("default")
             ax.errorbar([r[key] for r in rs], [100 * r["accuracy"] for r in rs], xerr=[r[key + "_sd"] for r in rs],
-                        yerr=[100 * r["accuracy_sd"] for r in rs], fmt="o-", ms=4, capsize=2, color=f"C{k}", label=label)
-            for r in rs: ax.annotate(f"{r['scale']:g}", (r[key], 100 * r["accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                        yerr=[100 * r["accuracy_sd"] for r in rs], fmt="o-" if trained else "s--", ms=4, capsize=2,
+                        lw=2 if trained else 1, color=f"C{k % 10}", label=label, alpha=1 if trained else 0.7)
+            for r in rs: ax.annotate(f"{float(r['scale']):g}", (r[key], 100 * r["accuracy"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ax.axhline(100 * TARGET_ACCURACY, color="grey", ls="--", lw=1); ax.axvline(TARGET_RATIO, color="grey", ls="--", lw=1)
         ax.axvline(1, color="grey", ls=":", lw=1)
         ax.set_xscale("log"); ax.set_xlabel(f"Frechet / real-vs-real floor at n={n} (log)"); ax.set_title(title, fontsize=9)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}")); ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axs[0].set_ylabel("digits judge accuracy (%)"); axs[1].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"Training levers on the default digits recipe: accuracy against fidelity, mean of {seeds} training seed(s) x "
-                 f"{draws} draw(s) of n={n}\n(bars: sd of the seed means; numbers: guidance scale; target: >= "
-                 f"{TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x, the dashed lines; dotted: the floor)", fontsize=9)
+        lo, hi = ax.get_xlim()
+        ax.set_xticks([v for v in (1, 1.1, 1.25, 1.5, 2, 2.5, 3) if lo <= v <= hi]); ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axs[0].set_ylabel("digits judge accuracy (%)"); axs[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle(f"Every lever on the default digits recipe: accuracy against fidelity, mean of {seeds} training seeds x {draws} "
+                 f"draws of n={n}\n(solid: levers that change training; dashed: guidance levers; bars: sd of the seed means; numbers: "
+                 f"guidance scale;\ntarget: >= {TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x, above and left of the dashed lines; dotted: the floor)", fontsize=9)
     plt.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
 
@@ -345,7 +354,8 @@ def main(argv=None):
             "seeds_ratio_below_none", "seeds_unwhitened_below_none", "meets_target"]
     (result_dir(d, args.name) / f"{args.name}_draws.json").write_text(json.dumps(rows, indent=0) + "\n")
     write_results(d, args.name, summary, cols, "Training levers: post-hoc EMA and EDM preconditioning with log-normal noise levels", notes)
-    plot(summary, result_dir(d, args.name) / f"{args.name}.png", n, len(seeds), draws)
+    others = [] if args.quick else [r for r in results_table("guidance_levers") if r["seeds"] == len(seeds) and r["draws"] == len(seeds) * draws]
+    plot(summary, result_dir(d, args.name) / f"{args.name}.png", n, len(seeds), draws, others)
     print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
     return summary
 
