@@ -242,34 +242,38 @@ def check_posthoc(run: Path):
     return "post-hoc checks: each kept average at the last step rebuilt from the snapshots to within 1e-4; exponent_of inverts width_of"
 
 
-def plot(summary: list, path: Path, n: int, seeds: int, draws: int, others: list = ()):
-    """Accuracy against both ratios, one line per lever across its guidance scales: this benchmark's rows and `others` (the
-    guidance levers' table, measured on the same default runs, seeds and draws), so every lever's frontier is in one plot."""
+def plot(summary: list, path: Path, n: int, seeds: int, draws: int, others: list = (), title: str = "Training levers"):
+    """Accuracy against both ratios, one line per lever across its guidance scales (this benchmark's rows; with `others`, the
+    guidance levers' table measured on the same default runs, seeds and draws, dashed: every lever's frontier in one plot)."""
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
-    fig, axs = plt.subplots(1, 2, figsize=(13.5, 4.8), sharey=True)
+    fig, axs = plt.subplots(1, 2, figsize=(13.5 if others else 11, 4.6), sharey=True)
     groups = {}
     for r in list(summary) + [r for r in others if r["lever"] not in ("none", "cfg")]:
         label = "default recipe, CFG (1 = none)" if r["lever"] in ("none", "cfg") else r["lever"]
         groups.setdefault(label, []).append(r)
-    for ax, key, title in ((axs[0], "ratio", "whitened (the project's measure)"), (axs[1], "ratio_unwhitened", "unwhitened (40 components)")):
+    for ax, key, view in ((axs[0], "ratio", "whitened (the project's measure)"), (axs[1], "ratio_unwhitened", "unwhitened (40 components)")):
         for k, (label, rs) in enumerate(groups.items()):
             rs = sorted(rs, key=lambda r: float(r["scale"]))
-            trained = label == "EDM" or label.startswith("post-hoc") or label.startswith("default")
+            mine = any(r in summary for r in rs)
             ax.errorbar([r[key] for r in rs], [100 * r["accuracy"] for r in rs], xerr=[r[key + "_sd"] for r in rs],
-                        yerr=[100 * r["accuracy_sd"] for r in rs], fmt="o-" if trained else "s--", ms=4, capsize=2,
-                        lw=2 if trained else 1, color=f"C{k % 10}", label=label, alpha=1 if trained else 0.7)
-            for r in rs: ax.annotate(f"{float(r['scale']):g}", (r[key], 100 * r["accuracy"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+                        yerr=[100 * r["accuracy_sd"] for r in rs], fmt="o-" if mine else "s--", ms=4, capsize=2,
+                        lw=2 if mine else 1, color=f"C{k % 10}", label=label, alpha=1 if mine else 0.6)
+            if mine or not others:
+                for r in rs: ax.annotate(f"{float(r['scale']):g}", (r[key], 100 * r["accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.axhline(100 * TARGET_ACCURACY, color="grey", ls="--", lw=1); ax.axvline(TARGET_RATIO, color="grey", ls="--", lw=1)
         ax.axvline(1, color="grey", ls=":", lw=1)
-        ax.set_xscale("log"); ax.set_xlabel(f"Frechet / real-vs-real floor at n={n} (log)"); ax.set_title(title, fontsize=9)
+        ax.set_xscale("log"); ax.set_xlabel(f"Frechet / real-vs-real floor at n={n} (log)"); ax.set_title(view, fontsize=9)
         lo, hi = ax.get_xlim()
-        ax.set_xticks([v for v in (1, 1.1, 1.25, 1.5, 2, 2.5, 3) if lo <= v <= hi]); ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.set_xticks([v for v in (1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3) if lo <= v <= hi]); ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axs[0].set_ylabel("digits judge accuracy (%)"); axs[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-    fig.suptitle(f"Every lever on the default digits recipe: accuracy against fidelity, mean of {seeds} training seeds x {draws} "
-                 f"draws of n={n}\n(solid: levers that change training; dashed: guidance levers; bars: sd of the seed means; numbers: "
-                 f"guidance scale;\ntarget: >= {TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x, above and left of the dashed lines; dotted: the floor)", fontsize=9)
+    axs[0].set_ylabel("digits judge accuracy (%)")
+    if others: axs[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    else: axs[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{title} on the default digits recipe: accuracy against fidelity, mean of {seeds} training seeds x {draws} "
+                 f"draws of n={n}\n(" + ("solid: levers that change training; dashed: guidance levers; " if others else "")
+                 + f"bars: sd of the seed means; numbers: guidance scale;\ntarget: >= {TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x, "
+                 f"above and left of the dashed lines; dotted: the floor)", fontsize=9)
     plt.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
 
@@ -355,7 +359,8 @@ def main(argv=None):
     (result_dir(d, args.name) / f"{args.name}_draws.json").write_text(json.dumps(rows, indent=0) + "\n")
     write_results(d, args.name, summary, cols, "Training levers: post-hoc EMA and EDM preconditioning with log-normal noise levels", notes)
     others = [] if args.quick else [r for r in results_table("guidance_levers") if r["seeds"] == len(seeds) and r["draws"] == len(seeds) * draws]
-    plot(summary, result_dir(d, args.name) / f"{args.name}.png", n, len(seeds), draws, others)
+    plot(summary, result_dir(d, args.name) / f"{args.name}.png", n, len(seeds), draws)
+    if others: plot(summary, result_dir(d, args.name) / "levers_frontier.png", n, len(seeds), draws, others, title="Every lever")
     print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
     return summary
 
