@@ -125,10 +125,10 @@ def posthoc_weights(run: Path, width: float, step=None) -> dict:
 
 # --- EDM: the training step -----------------------------------------------------------------------------------------
 
-def edm_scheduler(**kw):
+def edm_scheduler(sigma_data: float = EDM["sigma_data"], **kw):
     "diffusers' EDM sampler: SDE-DPM-Solver++ (2nd order), x0 clipped to [-1, 1] (thresholding that never widens past 1)."
     from diffusers import EDMDPMSolverMultistepScheduler
-    return EDMDPMSolverMultistepScheduler(sigma_data=EDM["sigma_data"], algorithm_type="sde-dpmsolver++", solver_order=2,
+    return EDMDPMSolverMultistepScheduler(sigma_data=sigma_data, algorithm_type="sde-dpmsolver++", solver_order=2,
                                           thresholding=True, sample_max_value=1.0, **kw)
 
 
@@ -149,7 +149,7 @@ def edm_step(unet, clean, labels, generator, noise_scheduler, config, null_label
     x = clean + s * noise
     out = unet(precond.precondition_inputs(x, s), precond.precondition_noise(sigma), class_labels=labels).sample
     denoised = precond.precondition_outputs(x, out.float(), s)
-    sd = EDM["sigma_data"]
+    sd = precond.config.sigma_data
     weight = (s ** 2 + sd ** 2) / (s * sd) ** 2  # lambda(sigma): the loss of F is then unweighted
     return (weight * (denoised - clean) ** 2).mean()
 
@@ -186,9 +186,12 @@ def train_lever(run: Path, seed: int, lever: str, steps=None, quick: bool = Fals
         r.ema.step = step_both
         train_loop(r, step=training_step)
         extra = dict(bookkeeping_s=averages.seconds, snapshots=len(averages.snapshots))
-    elif lever == "edm":
-        _PRECOND = edm_scheduler()
+    elif lever in ("edm", "edm-data"):  # sigma_data: the paper's 0.5, or the sd of this run's training images in [-1, 1]
+        sd = EDM["sigma_data"] if lever == "edm" else float(r.data.images.double().div(127.5).sub(1).std())
+        (run / "edm.json").write_text(json.dumps(dict(sigma_data=sd)) + "\n")
+        _PRECOND = edm_scheduler(sd)
         train_loop(r, step=edm_step)
+        extra = dict(sigma_data=sd)
     else: raise ValueError(f"unknown lever {lever!r}")
     finish(r)
     t = dict(seed=seed, lever=lever, wall_s=time.time() - start, load_1m_start=load, load_1m_end=load_1m(),
@@ -200,7 +203,7 @@ def train_lever(run: Path, seed: int, lever: str, steps=None, quick: bool = Fals
 # --- the settings -------------------------------------------------------------------------------------------------------
 
 def setting(spec: str) -> dict:
-    "`none` / `cfg:S` (the default run), `phema:W:S` (post-hoc average of width W, guidance S), `edm:S`."
+    "`none` / `cfg:S` (the default run), `phema:W:S` (post-hoc average of width W, guidance S), `edm:S`, `edmdata:S` (sigma_data the data's sd)."
     kind, *v = spec.split(":")
     f = [float(x) for x in v]
     if kind == "none": return dict(spec=spec, name="no guidance", lever="none", scale=1.0)
@@ -208,21 +211,24 @@ def setting(spec: str) -> dict:
     if kind == "phema": return dict(spec=spec, name=f"post-hoc EMA {f[0]:g}, {f[1]:g}", lever=f"post-hoc EMA, width {f[0]:g}",
                                     scale=f[1], width=f[0])
     if kind == "edm": return dict(spec=spec, name=f"EDM, {f[0]:g}", lever="EDM", scale=f[0])
+    if kind == "edmdata": return dict(spec=spec, name=f"EDM, data's sd, {f[0]:g}", lever="EDM, sigma_data the data's sd", scale=f[0])
     raise ValueError(f"unknown setting {spec!r}")
 
 
 PLAN = ["none", "cfg:1.15", "cfg:1.25", "phema:0.05:1.15", "phema:0.1:1", "phema:0.1:1.15", "phema:0.1:1.25", "phema:0.2:1.15",
-        "edm:1", "edm:1.15", "edm:1.25", "edm:1.5"]  # the table: the widths chosen by SCAN, EDM up to 99% of the asked digits
+        "edm:1", "edm:1.15", "edm:1.25", "edm:1.5", "edmdata:1", "edmdata:1.15", "edmdata:1.25", "edmdata:1.5"]  # the table: the widths chosen by SCAN, EDM up to 99% of the asked digits
 SCAN = ["phema:0.02:1.15", "phema:0.03:1.15", "phema:0.15:1.15", "phema:0.3:1.15"]  # seed 0, draw 0: to choose the table's
 
 
 def pipeline_for(s: dict, runs: Path, seed: int):
     "The pipeline that draws setting `s` for training seed `seed`."
     from class_ddpm.pipeline import ClassConditionalPipeline
-    lever = "edm" if s["lever"] == "EDM" else "phema"
-    pipe = ClassConditionalPipeline.from_pretrained(str(runs / f"{lever}-seed{seed}"))
-    if "width" in s: pipe.unet.load_state_dict(posthoc_weights(runs / f"phema-seed{seed}", s["width"]))
-    if lever == "edm": pipe.scheduler = edm_scheduler()
+    lever = {"EDM": "edm", "EDM, sigma_data the data's sd": "edm-data"}.get(s["lever"], "phema")
+    run = runs / f"{lever}-seed{seed}"
+    pipe = ClassConditionalPipeline.from_pretrained(str(run))
+    if "width" in s: pipe.unet.load_state_dict(posthoc_weights(run, s["width"]))
+    if lever != "phema":  # the sigma_data it was trained with (runs without edm.json: the paper's)
+        pipe.scheduler = edm_scheduler(json.loads((run / "edm.json").read_text())["sigma_data"] if (run / "edm.json").exists() else EDM["sigma_data"])
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 
@@ -286,7 +292,7 @@ def main(argv=None):
     p.add_argument("--n_per_class", type=int, default=50, help="images per digit in each draw")
     p.add_argument("--plan", nargs="+", default=PLAN, help="the settings of the table, as specs (see `setting`)")
     p.add_argument("--only", nargs="+", default=None, help="measure only these specs now")
-    p.add_argument("--train", choices=["phema", "edm"], nargs="+", default=None, help="train (or find) these levers' runs and stop")
+    p.add_argument("--train", choices=["phema", "edm", "edm-data"], nargs="+", default=None, help="train (or find) these levers' runs and stop")
     p.add_argument("--reverse", action="store_true", help="settings in reverse order (a second process meets the first halfway)")
     p.add_argument("--report", action="store_true", help="judge nothing: write the table and plot from the rows measured so far")
     p.add_argument("--name", default="training_levers")
@@ -296,7 +302,7 @@ def main(argv=None):
     seeds, draws, npc = ([0], 1, 2) if args.quick else (args.seeds, args.draws, args.n_per_class)
     quick = dict(steps=20, quick=True) if args.quick else {}
     if args.train or args.quick:
-        for lever in (args.train or ["phema", "edm"]):
+        for lever in (args.train or ["phema", "edm", "edm-data"]):
             for s in seeds: print(lever, s, train_lever(runs / f"{lever}-seed{s}", s, lever, **quick), flush=True)
         if args.train: return
     plan = [setting(x) for x in args.plan]
@@ -321,7 +327,7 @@ def main(argv=None):
                         old = [r for r in load_rows(default_rows) if (r["seed"], r.get("spec"), r["draw"]) == key]
                         if old: save_row(store, dict(old[0], reused_from="guidance_levers")); continue
                     pipe = pipe or (pipeline_for(s, runs, seed) if s["lever"] not in ("none", "cfg") else _default_pipe(runs, seed))
-                    kw = dict(clip_denoised=False) if s["lever"] == "EDM" else {}  # the EDM sampler clips x0 itself
+                    kw = dict(clip_denoised=False) if s["lever"].startswith("EDM") else {}  # the EDM sampler clips x0 itself
                     r = judge_pipeline(pipe, jd, n_per_class=npc, seed=draw, guidance_scale=s["scale"], num_inference_steps=20, **kw)
                     row = dict(seed=seed, spec=s["spec"], setting=s["name"], lever=s["lever"], scale=s["scale"], draw=draw, **quality(r), load_1m=load_1m())
                     save_row(store, row)
@@ -330,10 +336,11 @@ def main(argv=None):
     summary = summarise(rows, plan, seeds, draws)
     if not summary: print("nothing measured in full yet"); return
     n = summary[0]["n"]
-    timings = {(lv, s): json.loads((runs / f"{lv}-seed{s}" / "timing.json").read_text()) for lv in ("phema", "edm") for s in seeds
+    timings = {(lv, s): json.loads((runs / f"{lv}-seed{s}" / "timing.json").read_text()) for lv in ("phema", "edm", "edm-data") for s in seeds
                if (runs / f"{lv}-seed{s}" / "timing.json").exists()}
     t = "; ".join(f"seed {s}: post-hoc {timings[('phema', s)]['wall_s']:.0f} s (of which the averages {timings[('phema', s)]['bookkeeping_s']:.1f} s), "
                   f"EDM {timings[('edm', s)]['wall_s']:.0f} s (load {timings[('edm', s)]['load_1m_start']} -> {timings[('edm', s)]['load_1m_end']})"
+                  + (f"; EDM with the data's sd {timings[('edm-data', s)]['wall_s']:.0f} s (trained later, beside other work)" if ("edm-data", s) in timings else "")
                   for s in seeds if ("phema", s) in timings and ("edm", s) in timings)
     scan = [r for r in rows if r["seed"] == min(seeds) and r["draw"] == 0 and r.get("spec") in SCAN]
     from class_ddpm.assets import markdown_table
@@ -348,7 +355,9 @@ def main(argv=None):
              f"of width w: the least-squares mix of {len(snapshots_of(runs / f'phema-seed{seeds[0]}'))} snapshots (two averages of widths "
              f"{', '.join(f'{w:g}' for w in PHEMA_WIDTHS)}, every {SNAPSHOT_EVERY} steps) rebuilding the power-function average of width w at "
              f"the last step, sampled with the saved sampler. EDM: ln sigma ~ N({EDM['p_mean']}, {EDM['p_std']}^2), sigma_data "
-             f"{EDM['sigma_data']}, diffusers' EDMDPMSolverMultistepScheduler (SDE-DPM-Solver++, Karras sigmas 80 to 0.002) for both the "
+             f"{EDM['sigma_data']} (the paper's) or, for `EDM, data's sd`, the sd of the training images in [-1, 1] ("
+             + ", ".join(sorted({f"{v['sigma_data']:.3f}" for (lv, _), v in timings.items() if lv == "edm-data"}) or ["not trained"])
+             + f"), diffusers' EDMDPMSolverMultistepScheduler (SDE-DPM-Solver++, Karras sigmas 80 to 0.002) for both the "
              f"preconditioning in training and the sampling. {checks}. Training wall times (side by side, one torch thread each, the "
              f"shared 2-core machine): {t}.\n\nTarget (>= {TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x on both measures): "
              + (", ".join(f"{r['setting']}" for r in best) + " meet it." if best else "no setting meets it.")
