@@ -8,7 +8,8 @@ default, on the default digits training (`class_ddpm_train` with no flags: nano 
   is the default (the same seed gives the same weights, checked), so its cost is the bookkeeping, timed apart.
 - **EDM** (Karras et al. 2022, "Elucidating the design space of diffusion-based generative models"): noise levels sigma
   drawn log-normally (ln sigma ~ N(-1.2, 1.2^2)) instead of uniform timesteps; the UNet sees c_in(sigma) x and the noise
-  level as 0.25 ln sigma, and its output F makes the clean image D = c_skip x + c_out F (sigma_data 0.5); the loss is
+  level as 0.25 ln sigma, and its output F makes the clean image D = c_skip x + c_out F (sigma_data the paper's 0.5, or
+  the training images' own sd in a second variant); the loss is
   EDM's weighting lambda(sigma) |D - x0|^2. The preconditioning is diffusers' own `EDMDPMSolverMultistepScheduler`'s,
   called by the training step, and the same scheduler samples (SDE-DPM-Solver++, 20 steps, sigma 80 to 0.002, x0 clipped
   to [-1, 1] by its thresholding with sample_max_value 1), so training and sampling cannot disagree about it.
