@@ -212,7 +212,7 @@ def setting(spec: str) -> dict:
     if kind == "phema": return dict(spec=spec, name=f"post-hoc EMA {f[0]:g}, {f[1]:g}", lever=f"post-hoc EMA, width {f[0]:g}",
                                     scale=f[1], width=f[0])
     if kind == "edm": return dict(spec=spec, name=f"EDM, {f[0]:g}", lever="EDM", scale=f[0])
-    if kind == "edmdata": return dict(spec=spec, name=f"EDM, data's sd, {f[0]:g}", lever="EDM, sigma_data the data's sd", scale=f[0])
+    if kind == "edmdata": return dict(spec=spec, name=f"EDM, data's sd, {f[0]:g}", lever="EDM, sigma_data = the digits' own sd", scale=f[0])
     raise ValueError(f"unknown setting {spec!r}")
 
 
@@ -224,7 +224,7 @@ SCAN = ["phema:0.02:1.15", "phema:0.03:1.15", "phema:0.15:1.15", "phema:0.3:1.15
 def pipeline_for(s: dict, runs: Path, seed: int):
     "The pipeline that draws setting `s` for training seed `seed`."
     from class_ddpm.pipeline import ClassConditionalPipeline
-    lever = {"EDM": "edm", "EDM, sigma_data the data's sd": "edm-data"}.get(s["lever"], "phema")
+    lever = {"EDM": "edm", "EDM, sigma_data = the digits' own sd": "edm-data"}.get(s["lever"], "phema")
     run = runs / f"{lever}-seed{seed}"
     pipe = ClassConditionalPipeline.from_pretrained(str(run))
     if "width" in s: pipe.unet.load_state_dict(posthoc_weights(run, s["width"]))
