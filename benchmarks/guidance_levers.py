@@ -280,19 +280,32 @@ def plot(summary: list, path: Path, n: int, seeds: int, draws: int):
     plt.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
 
-# --- main -----------------------------------------------------------------------------------------------------------------
+# --- shared with benchmarks.training_levers: the flags and the table's columns ------------------------------------------
 
-def main(argv=None):
-    p = parser(__doc__.split("\n\n")[0])
+COLUMNS = ["setting", "accuracy", "accuracy_sd", "worst_digit_accuracy", "ratio", "ratio_sd", "ratio_unwhitened",
+           "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "seeds_more_accurate_than_none",
+           "seeds_ratio_below_none", "seeds_unwhitened_below_none", "meets_target"]
+
+
+def lever_parser(description: str, plan: list, name: str):
+    "The flags of a levers benchmark: training seeds, draws, images per digit, the plan of settings, --only, --report, --name."
+    p = parser(description)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
     p.add_argument("--draws", type=int, default=5, help="sampling draws (noise seeds 0..draws-1) per training seed and setting")
     p.add_argument("--n_per_class", type=int, default=50, help="images per digit in each draw")
-    p.add_argument("--plan", nargs="+", default=PLAN, help="the settings of the table, as specs (see `setting`)")
+    p.add_argument("--plan", nargs="+", default=plan, help="the settings of the table, as specs (see `setting`)")
     p.add_argument("--only", nargs="+", default=None, help="measure only these specs now (the table shows every spec of --plan measured)")
+    p.add_argument("--report", action="store_true", help="judge nothing: write the table and plot from the rows measured so far")
+    p.add_argument("--name", default=name)
+    return p
+
+
+# --- main -----------------------------------------------------------------------------------------------------------------
+
+def main(argv=None):
+    p = lever_parser(__doc__.split("\n\n")[0], PLAN, "guidance_levers")
     p.add_argument("--train_only", action="store_true", help="train (or find) the runs and stop")
     p.add_argument("--reverse", action="store_true", help="draws in reverse order (a second process on the same settings meets the first halfway)")
-    p.add_argument("--report", action="store_true", help="judge nothing: write the table and plot from the rows measured so far")
-    p.add_argument("--name", default="guidance_levers")
     args = p.parse_args(argv)
     d = setup(args)
     runs = (d / "runs") if args.quick else RUNS / "guidance_levers"
@@ -385,11 +398,8 @@ def main(argv=None):
                 f"over the table's settings, one draw's accuracy has an sd of {draw_sd['accuracy']:.1%} about its seed's mean, its ratio "
                 f"{draw_sd['ratio']:.2f} and its unwhitened ratio {draw_sd['ratio_unwhitened']:.2f}):\n\n{scan_table}" if scan_table else "")
              + "\n\nEDM preconditioning and post-hoc EMA change the training itself: training_levers measures them.")
-    cols = ["setting", "accuracy", "accuracy_sd", "worst_digit_accuracy", "ratio", "ratio_sd", "ratio_unwhitened",
-            "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "seeds_more_accurate_than_none",
-            "seeds_ratio_below_none", "seeds_unwhitened_below_none", "meets_target"]
     (result_dir(d, args.name) / f"{args.name}_draws.json").write_text(json.dumps(rows, indent=0) + "\n")
-    write_results(d, args.name, summary, cols, "Guidance levers: autoguidance (an early checkpoint, or a smaller UNet trained alongside) and guidance in an interval", notes)
+    write_results(d, args.name, summary, COLUMNS, "Guidance levers: autoguidance (an early checkpoint, or a smaller UNet trained alongside) and guidance in an interval", notes)
     plot(summary, result_dir(d, args.name) / f"{args.name}.png", n, len(seeds), draws)
     print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
     return summary

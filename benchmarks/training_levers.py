@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import RUNS, judge, load_1m, parser, quality, result_dir, setup, write_results
-from benchmarks.guidance_levers import TARGET_ACCURACY, TARGET_RATIO, load_rows, save_row, summarise
+from benchmarks.common import RUNS, judge, load_1m, quality, result_dir, setup, write_results
+from benchmarks.guidance_levers import COLUMNS, TARGET_ACCURACY, TARGET_RATIO, lever_parser, load_rows, save_row, summarise
 from class_ddpm.assets import results_table
 from class_ddpm.config import TrainConfig
 
@@ -224,7 +224,7 @@ SCAN = ["phema:0.02:1.15", "phema:0.03:1.15", "phema:0.15:1.15", "phema:0.3:1.15
 def pipeline_for(s: dict, runs: Path, seed: int):
     "The pipeline that draws setting `s` for training seed `seed`."
     from class_ddpm.pipeline import ClassConditionalPipeline
-    lever = {"EDM": "edm", "EDM, sigma_data = the digits' own sd": "edm-data"}.get(s["lever"], "phema")
+    lever = {"EDM": "edm", "EDM, sigma_data = the digits' own sd": "edm-data"}.get(s["lever"], "phema")  # none, cfg: the default run as saved
     run = runs / f"{lever}-seed{seed}"
     pipe = ClassConditionalPipeline.from_pretrained(str(run))
     if "width" in s: pipe.unet.load_state_dict(posthoc_weights(run, s["width"]))
@@ -287,16 +287,9 @@ def plot(summary: list, path: Path, n: int, seeds: int, draws: int, others: list
 # --- main -----------------------------------------------------------------------------------------------------------------
 
 def main(argv=None):
-    p = parser(__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
-    p.add_argument("--draws", type=int, default=5, help="sampling draws (noise seeds 0..draws-1) per training seed and setting")
-    p.add_argument("--n_per_class", type=int, default=50, help="images per digit in each draw")
-    p.add_argument("--plan", nargs="+", default=PLAN, help="the settings of the table, as specs (see `setting`)")
-    p.add_argument("--only", nargs="+", default=None, help="measure only these specs now")
+    p = lever_parser(__doc__.split("\n\n")[0], PLAN, "training_levers")
     p.add_argument("--train", choices=["phema", "edm", "edm-data"], nargs="+", default=None, help="train (or find) these levers' runs and stop")
     p.add_argument("--reverse", action="store_true", help="settings in reverse order (a second process meets the first halfway)")
-    p.add_argument("--report", action="store_true", help="judge nothing: write the table and plot from the rows measured so far")
-    p.add_argument("--name", default="training_levers")
     args = p.parse_args(argv)
     d = setup(args)
     runs = (d / "runs") if args.quick else RUNS / "training_levers"
@@ -327,7 +320,7 @@ def main(argv=None):
                     if s["lever"] in ("none", "cfg") and same[seed]:  # the default run's rows, measured by guidance_levers
                         old = [r for r in load_rows(default_rows) if (r["seed"], r.get("spec"), r["draw"]) == key]
                         if old: save_row(store, dict(old[0], reused_from="guidance_levers")); continue
-                    pipe = pipe or (pipeline_for(s, runs, seed) if s["lever"] not in ("none", "cfg") else _default_pipe(runs, seed))
+                    pipe = pipe or pipeline_for(s, runs, seed)
                     kw = dict(clip_denoised=False) if s["lever"].startswith("EDM") else {}  # the EDM sampler clips x0 itself
                     r = judge_pipeline(pipe, jd, n_per_class=npc, seed=draw, guidance_scale=s["scale"], num_inference_steps=20, **kw)
                     row = dict(seed=seed, spec=s["spec"], setting=s["name"], lever=s["lever"], scale=s["scale"], draw=draw, **quality(r), load_1m=load_1m())
@@ -363,24 +356,13 @@ def main(argv=None):
              f"shared 2-core machine): {t}.\n\nTarget (>= {TARGET_ACCURACY:.0%} at <= {TARGET_RATIO:.2f}x on both measures): "
              + (", ".join(f"{r['setting']}" for r in best) + " meet it." if best else "no setting meets it.")
              + (f"\n\nSettings tried once to choose the table's (seed {min(seeds)}, draw 0 only, n = {n}; the same floors):\n\n{scan_table}" if scan_table else ""))
-    cols = ["setting", "accuracy", "accuracy_sd", "worst_digit_accuracy", "ratio", "ratio_sd", "ratio_unwhitened",
-            "ratio_unwhitened_sd", "recall", "n", "floor", "floor_unwhitened", "seeds", "draws", "seeds_more_accurate_than_none",
-            "seeds_ratio_below_none", "seeds_unwhitened_below_none", "meets_target"]
     (result_dir(d, args.name) / f"{args.name}_draws.json").write_text(json.dumps(rows, indent=0) + "\n")
-    write_results(d, args.name, summary, cols, "Training levers: post-hoc EMA and EDM preconditioning with log-normal noise levels", notes)
+    write_results(d, args.name, summary, COLUMNS, "Training levers: post-hoc EMA and EDM preconditioning with log-normal noise levels", notes)
     others = [] if args.quick else [r for r in results_table("guidance_levers") if r["seeds"] == len(seeds) and r["draws"] == len(seeds) * draws]
     plot(summary, result_dir(d, args.name) / f"{args.name}.png", n, len(seeds), draws)
     if others: plot(summary, result_dir(d, args.name) / "levers_frontier.png", n, len(seeds), draws, others, title="Every lever")
     print(f"wrote {result_dir(d, args.name) / (args.name + '.png')}")
     return summary
-
-
-def _default_pipe(runs: Path, seed: int):
-    "The default run's pipeline as saved (the post-hoc run is the default run)."
-    from class_ddpm.pipeline import ClassConditionalPipeline
-    pipe = ClassConditionalPipeline.from_pretrained(str(runs / f"phema-seed{seed}"))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 if __name__ == "__main__": main()
