@@ -23,7 +23,7 @@ default, whose rows it reuses when the post-hoc run's weights are the default ru
     python -m benchmarks.training_levers            # trains (or reuses) benchmarks/runs/training_levers/{phema,edm}-seedS
     python -m benchmarks.training_levers --quick    # a check that it runs (20-step trainings, n = 20, a temporary folder)
 """
-import contextlib, hashlib, json, math, time
+import functools, hashlib, json, time
 from pathlib import Path
 
 import numpy as np
@@ -133,10 +133,10 @@ def edm_scheduler(sigma_data: float = EDM["sigma_data"], **kw):
                                           thresholding=True, sample_max_value=1.0, **kw)
 
 
-def edm_step(unet, clean, labels, generator, noise_scheduler, config, null_label, precond=None):
+def edm_step(unet, clean, labels, generator, noise_scheduler, config, null_label, *, precond):
     """`class_ddpm.training.training_step`'s contract with EDM's noise levels, preconditioning and loss weighting (the flip
-    and the class dropout as there; `noise_scheduler` is unused: the noise levels are continuous)."""
-    precond = precond or _PRECOND
+    and the class dropout as there; `noise_scheduler` is unused: the noise levels are continuous; `precond`: the
+    `edm_scheduler` whose preconditioning the samples will use)."""
     n, dev = len(clean), clean.device
     if config.random_flip:
         flip = torch.rand(n, generator=generator, device=dev) < 0.5
@@ -154,8 +154,6 @@ def edm_step(unet, clean, labels, generator, noise_scheduler, config, null_label
     weight = (s ** 2 + sd ** 2) / (s * sd) ** 2  # lambda(sigma): the loss of F is then unweighted
     return (weight * (denoised - clean) ** 2).mean()
 
-_PRECOND = None
-
 
 # --- training -------------------------------------------------------------------------------------------------------------
 
@@ -165,7 +163,6 @@ def weights_sha(run: Path) -> str:
 
 def train_lever(run: Path, seed: int, lever: str, steps=None, quick: bool = False) -> dict:
     "The default digits training (seed `seed`) with `lever` (\"phema\" or \"edm\"); its wall time in run/timing.json."
-    global _PRECOND
     timing = run / "timing.json"
     if timing.exists(): return json.loads(timing.read_text())
     from class_ddpm.run_loop import finish, set_up, train_loop
@@ -190,8 +187,7 @@ def train_lever(run: Path, seed: int, lever: str, steps=None, quick: bool = Fals
     elif lever in ("edm", "edm-data"):  # sigma_data: the paper's 0.5, or the sd of this run's training images in [-1, 1]
         sd = EDM["sigma_data"] if lever == "edm" else float(r.data.images.double().div(127.5).sub(1).std())
         (run / "edm.json").write_text(json.dumps(dict(sigma_data=sd)) + "\n")
-        _PRECOND = edm_scheduler(sd)
-        train_loop(r, step=edm_step)
+        train_loop(r, step=functools.partial(edm_step, precond=edm_scheduler(sd)))
         extra = dict(sigma_data=sd)
     else: raise ValueError(f"unknown lever {lever!r}")
     finish(r)
